@@ -1,0 +1,2 @@
+//! lb-server.
+fn main() {}
