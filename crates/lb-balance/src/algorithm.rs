@@ -71,9 +71,10 @@ impl FromStr for Algorithm {
             "p2c" => Algorithm::P2c,
             "peak_ewma" => Algorithm::PeakEwma,
             "ip_hash" => Algorithm::IpHash,
-            "consistent_hash" => {
-                Algorithm::ConsistentHash { vnodes: DEFAULT_VNODES, bounded_load: None }
-            }
+            "consistent_hash" => Algorithm::ConsistentHash {
+                vnodes: DEFAULT_VNODES,
+                bounded_load: None,
+            },
             "maglev" => Algorithm::Maglev {
                 table_size: DEFAULT_MAGLEV_TABLE_SIZE,
                 bounded_load: None,
@@ -102,11 +103,16 @@ impl Algorithm {
     /// Whether the algorithm uses the request's hash key.
     #[must_use]
     pub fn uses_key(&self) -> bool {
-        matches!(self, Algorithm::IpHash | Algorithm::ConsistentHash { .. } | Algorithm::Maglev { .. })
+        matches!(
+            self,
+            Algorithm::IpHash | Algorithm::ConsistentHash { .. } | Algorithm::Maglev { .. }
+        )
     }
 
     pub(crate) fn build<T>(&self, endpoints: &[Endpoint<T>]) -> Table {
-        Table { rr: crate::round_robin::Sequence::build(endpoints) }
+        Table {
+            rr: crate::round_robin::Sequence::build(endpoints),
+        }
     }
 
     pub(crate) fn pick<T: Clone>(

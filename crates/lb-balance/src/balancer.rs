@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
@@ -30,7 +30,10 @@ impl<'a> PickRequest<'a> {
     /// A request with a hash key.
     #[must_use]
     pub fn with_key(key: u64) -> Self {
-        Self { key: Some(key), exclude: &[] }
+        Self {
+            key: Some(key),
+            exclude: &[],
+        }
     }
 }
 
@@ -42,7 +45,9 @@ pub struct Snapshot<T> {
 
 impl<T> fmt::Debug for Snapshot<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Snapshot").field("endpoints", &self.endpoints.len()).finish_non_exhaustive()
+        f.debug_struct("Snapshot")
+            .field("endpoints", &self.endpoints.len())
+            .finish_non_exhaustive()
     }
 }
 

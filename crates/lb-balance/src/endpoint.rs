@@ -220,11 +220,13 @@ impl EndpointState {
 
     /// Count one request or connection as started; the returned guard ends it
     /// (and records its latency) when dropped or [`InFlight::finish`]ed.
-    #[must_use]
     pub fn start(self: &Arc<Self>) -> InFlight {
         self.in_flight.fetch_add(1, Relaxed);
         self.stats.requests.fetch_add(1, Relaxed);
-        InFlight { state: Some(Arc::clone(self)), started: Instant::now() }
+        InFlight {
+            state: Some(Arc::clone(self)),
+            started: Instant::now(),
+        }
     }
 
     /// Current peak-EWMA latency estimate.
@@ -357,7 +359,13 @@ impl<T: Clone> Clone for Endpoint<T> {
 impl<T> Endpoint<T> {
     /// A primary endpoint of weight 1 with fresh (healthy) state.
     pub fn new(id: impl Into<EndpointId>, value: T) -> Self {
-        Self { id: id.into(), value, weight: 1, backup: false, state: Arc::new(EndpointState::new()) }
+        Self {
+            id: id.into(),
+            value,
+            weight: 1,
+            backup: false,
+            state: Arc::new(EndpointState::new()),
+        }
     }
 
     /// Set the weight (0 is treated as 1).

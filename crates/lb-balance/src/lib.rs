@@ -13,6 +13,8 @@ mod endpoint;
 pub mod hash;
 mod round_robin;
 
-pub use algorithm::{Algorithm, UnknownAlgorithm, ALGORITHM_NAMES, DEFAULT_MAGLEV_TABLE_SIZE, DEFAULT_VNODES};
+pub use algorithm::{
+    Algorithm, UnknownAlgorithm, ALGORITHM_NAMES, DEFAULT_MAGLEV_TABLE_SIZE, DEFAULT_VNODES,
+};
 pub use balancer::{Balancer, PickRequest, Snapshot};
 pub use endpoint::{Endpoint, EndpointId, EndpointState, EndpointStats, Health, InFlight};

@@ -29,12 +29,20 @@ impl Sequence {
                 .collect();
             smooth_cycle(&members)
         };
-        Self { primary: tier(false), backup: tier(true) }
+        Self {
+            primary: tier(false),
+            backup: tier(true),
+        }
     }
 
     /// The `n`-th pick, skipping unavailable and excluded endpoints; backups
     /// only when no primary is available.
-    pub(crate) fn pick<T>(&self, endpoints: &[Endpoint<T>], n: u64, exclude: &[u64]) -> Option<usize> {
+    pub(crate) fn pick<T>(
+        &self,
+        endpoints: &[Endpoint<T>],
+        n: u64,
+        exclude: &[u64],
+    ) -> Option<usize> {
         for cycle in [&self.primary, &self.backup] {
             let len = cycle.len() as u64;
             if len == 0 {
@@ -101,7 +109,11 @@ mod tests {
             .map(|(id, w)| Endpoint::new(*id, ()).with_weight(w))
             .collect();
         let seq = Sequence::build(&eps);
-        let names: Vec<&str> = seq.primary.iter().map(|&i| &**eps[i as usize].id()).collect();
+        let names: Vec<&str> = seq
+            .primary
+            .iter()
+            .map(|&i| &**eps[i as usize].id())
+            .collect();
         assert_eq!(names, ["a", "b", "a", "c", "a"]);
     }
 }
