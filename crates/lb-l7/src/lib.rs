@@ -1,1 +1,4 @@
-//! lb-l7
+//! HTTP/1.1 and HTTP/2 router and reverse proxy.
+
+pub mod headers;
+pub mod route;

@@ -1,0 +1,1 @@
+//! Header manipulation: rewriting, forwarding headers, hop-by-hop stripping.

@@ -1,0 +1,1 @@
+//! Route tables: pure data and matching.
