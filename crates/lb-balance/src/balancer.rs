@@ -2,7 +2,7 @@
 //!
 //! Membership changes build a new [`Snapshot`] (with the algorithm's tables)
 //! off the request path and publish it with `arc-swap`; a pick loads the
-//! snapshot pointer and reads atomics.
+//! snapshot pointer, reads atomics, and allocates nothing.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -13,6 +13,8 @@ use arc_swap::ArcSwap;
 
 use crate::algorithm::Algorithm;
 use crate::endpoint::{Endpoint, EndpointId};
+use crate::rng::Rng;
+use crate::table::{Ctx, Table};
 
 /// What the caller knows about the request being balanced.
 #[derive(Debug, Clone, Copy, Default)]
@@ -26,7 +28,7 @@ pub struct PickRequest<'a> {
     pub exclude: &'a [u64],
 }
 
-impl<'a> PickRequest<'a> {
+impl PickRequest<'_> {
     /// A request with a hash key.
     #[must_use]
     pub fn with_key(key: u64) -> Self {
@@ -40,7 +42,7 @@ impl<'a> PickRequest<'a> {
 /// An immutable view of the endpoint set with the algorithm's tables.
 pub struct Snapshot<T> {
     pub(crate) endpoints: Vec<Endpoint<T>>,
-    pub(crate) table: crate::algorithm::Table,
+    pub(crate) table: Table,
 }
 
 impl<T> fmt::Debug for Snapshot<T> {
@@ -65,15 +67,43 @@ impl<T> Snapshot<T> {
     }
 }
 
+/// The state every pick may write, on its own cache lines so that writers
+/// do not slow down readers of the snapshot pointer.
+#[derive(Debug)]
+#[repr(align(128))]
+struct Shared {
+    /// Rotating counter (round robin position, `least_conn` tie breaking).
+    cursor: AtomicU64,
+    rng: Rng,
+}
+
 /// An endpoint set balanced by one [`Algorithm`].
 ///
 /// Shared by reference (`Arc<Balancer<T>>`) between workers; every method
-/// takes `&self`.
+/// takes `&self`. A pick skips endpoints that are unhealthy, ejected,
+/// draining or at their connection limit and those the request excludes,
+/// and uses backups only when no primary can be picked.
+///
+/// ```
+/// use lb_balance::{Algorithm, Balancer, Endpoint, PickRequest};
+///
+/// let balancer = Balancer::new(
+///     Algorithm::RoundRobin,
+///     vec![
+///         Endpoint::new("a:80", "a").with_weight(3),
+///         Endpoint::new("b:80", "b"),
+///         Endpoint::new("c:80", "c"),
+///     ],
+/// );
+/// let picks: Vec<&str> = (0..5)
+///     .map(|_| *balancer.pick(&PickRequest::default()).unwrap().value())
+///     .collect();
+/// assert_eq!(picks, ["a", "b", "a", "c", "a"]);
+/// ```
 pub struct Balancer<T> {
     algorithm: Algorithm,
     snapshot: ArcSwap<Snapshot<T>>,
-    /// Per-balancer rotating counter (round robin position, tie breaking).
-    pub(crate) cursor: AtomicU64,
+    shared: Shared,
 }
 
 impl<T> fmt::Debug for Balancer<T> {
@@ -87,13 +117,41 @@ impl<T> fmt::Debug for Balancer<T> {
 
 impl<T: Clone> Balancer<T> {
     /// A balancer over `endpoints` (their states are used as given).
+    ///
+    /// Never fails: invalid algorithm parameters are corrected as
+    /// [`Algorithm::validate`] describes; use [`try_new`](Self::try_new) to
+    /// reject them instead.
     pub fn new(algorithm: Algorithm, endpoints: Vec<Endpoint<T>>) -> Self {
         let table = algorithm.build(&endpoints);
         Self {
             algorithm,
             snapshot: ArcSwap::from_pointee(Snapshot { endpoints, table }),
-            cursor: AtomicU64::new(0),
+            shared: Shared {
+                cursor: AtomicU64::new(0),
+                rng: Rng::Thread,
+            },
         }
+    }
+
+    /// A balancer over `endpoints`, if the algorithm's parameters are valid.
+    ///
+    /// # Errors
+    ///
+    /// The message of [`Algorithm::validate`].
+    pub fn try_new(algorithm: Algorithm, endpoints: Vec<Endpoint<T>>) -> Result<Self, String> {
+        algorithm.validate()?;
+        Ok(Self::new(algorithm, endpoints))
+    }
+
+    /// Draw random numbers (for `random`, `p2c`, `peak_ewma`) from a
+    /// sequence seeded with `seed`, so that a single-threaded test or
+    /// simulation makes the same picks on every run. A seeded balancer's
+    /// threads share one atomic counter; the default per-thread generators
+    /// write no shared memory.
+    #[must_use]
+    pub fn with_seed(mut self, seed: u64) -> Self {
+        self.shared.rng = Rng::seeded(seed);
+        self
     }
 
     /// The algorithm.
@@ -111,6 +169,7 @@ impl<T: Clone> Balancer<T> {
     /// Replace the membership. An endpoint whose id was already present keeps
     /// its [`EndpointState`](crate::EndpointState) (health, ejection, drain,
     /// in-flight, counters); new ones keep the state they were built with.
+    /// The tables are rebuilt here, on the caller's thread.
     pub fn update(&self, endpoints: Vec<Endpoint<T>>) {
         let old = self.snapshot.load();
         let by_id: HashMap<&EndpointId, &Endpoint<T>> =
@@ -128,10 +187,18 @@ impl<T: Clone> Balancer<T> {
 
     /// Pick an endpoint for a request: an available primary if there is one,
     /// else an available backup, else `None` (the caller answers 503).
+    ///
+    /// Lock-free and allocation-free (the clone of the endpoint copies two
+    /// `Arc`s and clones the value).
     #[must_use]
     pub fn pick(&self, req: &PickRequest<'_>) -> Option<Endpoint<T>> {
         let snap = self.snapshot.load();
-        let idx = self.algorithm.pick(self, &snap, req)?;
+        let ctx = Ctx {
+            exclude: req.exclude,
+            cursor: &self.shared.cursor,
+            rng: &self.shared.rng,
+        };
+        let idx = self.algorithm.pick(&snap.table, &ctx, req.key)?;
         snap.endpoints.get(idx).cloned()
     }
 }

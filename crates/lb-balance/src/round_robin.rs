@@ -1,90 +1,79 @@
-//! Smooth weighted round robin (nginx's), precomputed as one cycle.
+//! `round_robin`: smooth weighted round robin (nginx's), precomputed as one
+//! cycle.
 //!
 //! The classic algorithm mutates a "current weight" per server on every pick,
 //! which needs a lock. The sequence it produces is periodic with period
-//! `sum(weights)`, so we run it once when the set changes and store the
-//! cycle; a pick is one relaxed `fetch_add` and an index.
+//! `sum(weights) / gcd(weights)`, so we run it once when the set changes and
+//! store the cycle; a pick is one relaxed `fetch_add` and an index. Weights
+//! 3, 1, 1 give `a b a c a`: exactly 3:1:1 over every 5 picks.
+//!
+//! The cycle doubles as the weighted slot table of `ip_hash` and as the
+//! rotation order of `least_conn`'s tie breaking.
 
-use crate::endpoint::Endpoint;
+use std::sync::atomic::Ordering::Relaxed;
+
+use crate::table::{Ctx, Tier};
 
 /// Cap on the precomputed cycle length; weights are scaled down beyond it.
 const MAX_CYCLE: u64 = 1 << 20;
+/// Cap on the work (cycle length × members) of building a cycle.
+const MAX_WORK: u64 = 1 << 26;
+/// Cycle entries tried before a pick falls back to a scan of the members.
+const MAX_STEPS: usize = 16;
 
-/// One cycle of smooth weighted round robin over the primaries, and one over
-/// the backups.
-#[derive(Debug, Default)]
-pub(crate) struct Sequence {
-    primary: Box<[u32]>,
-    backup: Box<[u32]>,
-}
-
-impl Sequence {
-    pub(crate) fn build<T>(endpoints: &[Endpoint<T>]) -> Self {
-        let tier = |backup: bool| -> Box<[u32]> {
-            let members: Vec<(u32, u64)> = endpoints
-                .iter()
-                .enumerate()
-                .filter(|(_, e)| e.is_backup() == backup)
-                .map(|(i, e)| (i as u32, u64::from(e.weight())))
-                .collect();
-            smooth_cycle(&members)
-        };
-        Self {
-            primary: tier(false),
-            backup: tier(true),
+/// The next pick of the cycle; `None` when no member of the tier can be
+/// picked.
+///
+/// An entry whose member cannot be picked is skipped by taking the next
+/// turn of the shared counter, so the picks follow the cycle with that
+/// member's entries removed: the others keep their exact ratios. After
+/// [`MAX_STEPS`] skipped entries the pick scans the members instead.
+#[inline]
+pub(crate) fn pick(tier: &Tier, ctx: &Ctx<'_>) -> Option<usize> {
+    let len = tier.rr.len() as u64;
+    if len == 0 {
+        return None;
+    }
+    let mut at = 0;
+    for _ in 0..MAX_STEPS {
+        at = tier.rr_mod.rem(ctx.cursor.fetch_add(1, Relaxed)) as usize;
+        let pos = tier.rr[at] as usize;
+        if tier.load(ctx, pos).is_some() {
+            return Some(pos);
         }
     }
-
-    /// The `n`-th pick, skipping unavailable and excluded endpoints; backups
-    /// only when no primary is available.
-    pub(crate) fn pick<T>(
-        &self,
-        endpoints: &[Endpoint<T>],
-        n: u64,
-        exclude: &[u64],
-    ) -> Option<usize> {
-        for cycle in [&self.primary, &self.backup] {
-            let len = cycle.len() as u64;
-            if len == 0 {
-                continue;
-            }
-            for step in 0..len {
-                let idx = cycle[((n + step) % len) as usize] as usize;
-                let s = endpoints[idx].state();
-                if s.is_available() && !exclude.contains(&s.uid()) {
-                    return Some(idx);
-                }
-            }
-        }
-        None
-    }
+    tier.scan_from(ctx, tier.rr[at] as usize)
 }
 
-fn smooth_cycle(members: &[(u32, u64)]) -> Box<[u32]> {
-    if members.is_empty() {
+/// One cycle of smooth weighted round robin over members of these weights,
+/// as member positions.
+pub(crate) fn cycle(weights: &[u32]) -> Box<[u32]> {
+    if weights.is_empty() {
         return Box::new([]);
     }
-    let mut weights: Vec<u64> = members.iter().map(|m| m.1).collect();
-    let g = weights.iter().copied().fold(0, gcd);
-    weights.iter_mut().for_each(|w| *w /= g.max(1));
+    let mut weights: Vec<u64> = weights.iter().map(|&w| u64::from(w.max(1))).collect();
+    let g = weights.iter().copied().fold(0, gcd).max(1);
+    weights.iter_mut().for_each(|w| *w /= g);
     let mut total: u64 = weights.iter().sum();
-    if total > MAX_CYCLE {
-        let scale = total.div_ceil(MAX_CYCLE);
+    let members = weights.len() as u64;
+    let cap = MAX_CYCLE.min((MAX_WORK / members).max(members));
+    if total > cap {
+        let scale = total.div_ceil(cap);
         weights.iter_mut().for_each(|w| *w = (*w / scale).max(1));
         total = weights.iter().sum();
     }
-    let mut current = vec![0i64; members.len()];
+    let mut current = vec![0i64; weights.len()];
     let mut out = Vec::with_capacity(total as usize);
     for _ in 0..total {
         let mut best = 0;
-        for i in 0..members.len() {
-            current[i] += weights[i] as i64;
+        for (i, w) in weights.iter().enumerate() {
+            current[i] += *w as i64;
             if current[i] > current[best] {
                 best = i;
             }
         }
         current[best] -= total as i64;
-        out.push(members[best].0);
+        out.push(best as u32);
     }
     out.into_boxed_slice()
 }
@@ -103,17 +92,19 @@ mod tests {
 
     #[test]
     fn weights_3_1_1_give_nginx_order() {
-        let eps: Vec<Endpoint<()>> = ["a", "b", "c"]
-            .iter()
-            .zip([3, 1, 1])
-            .map(|(id, w)| Endpoint::new(*id, ()).with_weight(w))
-            .collect();
-        let seq = Sequence::build(&eps);
-        let names: Vec<&str> = seq
-            .primary
-            .iter()
-            .map(|&i| &**eps[i as usize].id())
-            .collect();
-        assert_eq!(names, ["a", "b", "a", "c", "a"]);
+        assert_eq!(&*cycle(&[3, 1, 1]), &[0, 1, 0, 2, 0]);
+    }
+
+    #[test]
+    fn common_factors_shorten_the_cycle() {
+        assert_eq!(&*cycle(&[6, 2, 2]), &[0, 1, 0, 2, 0]);
+        assert_eq!(&*cycle(&[4, 4]), &[0, 1]);
+    }
+
+    #[test]
+    fn huge_weights_are_scaled_within_the_cap() {
+        let c = cycle(&[u32::MAX, 1, u32::MAX - 1]);
+        assert!(c.len() as u64 <= MAX_CYCLE);
+        assert!(c.contains(&1));
     }
 }

@@ -1,0 +1,265 @@
+//! [`Forward`]: one request's trip to an upstream: pick a server (sticky
+//! cookie first), send under the route timeout, and retry on a server not
+//! tried yet while the policy, the budget and the request body allow.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use http::{Request, Response};
+use hyper::body::Incoming;
+use lb_balance::{Endpoint, PickRequest};
+use lb_health::passive::FailureKind;
+use tokio::sync::oneshot;
+use tokio::time::Instant;
+
+use super::record::Completion;
+use super::relay::{self, clone_head};
+use super::{key, local, upgrade, MAX_TRIES};
+use crate::body::{ProxyBody, SendBody};
+use crate::error::ProxyError;
+use crate::route::Route;
+use crate::server::ConnInfo;
+use crate::upstream::index::EndpointIndex;
+use crate::upstream::Upstream;
+
+/// Why one try failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TryFailure {
+    Connect,
+    Reset,
+    Timeout,
+}
+
+impl TryFailure {
+    fn kind(self) -> FailureKind {
+        match self {
+            TryFailure::Connect => FailureKind::ConnectError,
+            TryFailure::Reset => FailureKind::Reset,
+            TryFailure::Timeout => FailureKind::Timeout,
+        }
+    }
+}
+
+pub(super) struct Forward<'a> {
+    pub(super) up: &'a Arc<Upstream>,
+    pub(super) route: &'a Route,
+    pub(super) info: ConnInfo,
+    pub(super) tls: bool,
+}
+
+/// Where a request stands across its tries.
+struct Tries {
+    /// Tries allowed, first included.
+    max: usize,
+    /// Endpoint uids tried so far (`tried[..n]`).
+    tried: [u64; MAX_TRIES],
+    n: usize,
+    /// A server already picked (after a 5xx answer was dropped for it).
+    next: Option<(usize, Endpoint<SocketAddr>)>,
+    /// The error to answer if no further server can be tried.
+    last: Option<ProxyError>,
+}
+
+impl Tries {
+    fn more(&self) -> bool {
+        self.n < self.max
+    }
+}
+
+impl Forward<'_> {
+    pub(super) async fn run(
+        &self,
+        req: Request<Incoming>,
+        done: Completion,
+    ) -> Response<ProxyBody> {
+        let (mut parts, body) = req.into_parts();
+        let Some(path) = parts.uri.path_and_query().cloned() else {
+            return local(
+                &ProxyError::BadRequest("no path (CONNECT is not proxied)"),
+                done,
+            );
+        };
+        let opts = self.up.options();
+        let policy = opts.retry;
+
+        // Balancing inputs come from the request as the client sent it.
+        let key = if self.up.balancer().algorithm().uses_key() {
+            key::hash_of(&opts.hash_key, &parts, self.info.client.ip())
+        } else {
+            None
+        };
+        let sticky = opts
+            .sticky
+            .as_ref()
+            .map(|s| key::cookie(&parts, &s.cookie).and_then(key::parse_sticky));
+
+        let upgrade = upgrade::take_client_upgrade(&mut parts);
+        self.rewrite_request(&mut parts, upgrade.as_ref());
+
+        let bytes_in = done.record.as_ref().map(|r| Arc::clone(&r.bytes_in));
+        let mut body = (!hyper::body::Body::is_end_stream(&body)).then_some(body);
+        let has_body = body.is_some();
+        let may_retry = policy.on_connect_failure || policy.on_reset || policy.on_timeout;
+        let mut tries = Tries {
+            max: if may_retry || policy.on_5xx {
+                1 + (policy.attempts as usize).min(MAX_TRIES - 1)
+            } else {
+                1
+            },
+            tried: [0; MAX_TRIES],
+            n: 0,
+            next: None,
+            last: None,
+        };
+        let start = Instant::now();
+        let mut head = Some(parts);
+        self.up.budget().deposit();
+
+        while tries.more() {
+            let index = self.up.index();
+            let sticky_id = if tries.n == 0 { sticky.flatten() } else { None };
+            let Some((pos, ep)) = self.pick(&index, &mut tries, sticky_id, key) else {
+                break;
+            };
+            tries.tried[tries.n] = ep.state().uid();
+            tries.n += 1;
+            let more = tries.more();
+
+            // The head is cloned only while another try may follow.
+            let req_head = if more {
+                head.as_ref().map(clone_head)
+            } else {
+                head.take()
+            };
+            let mut giveback = None;
+            let send_body = match body.take() {
+                None if has_body => break, // the body was consumed: no further try
+                None => SendBody::empty(),
+                Some(b) => {
+                    let tx = (more && may_retry).then(|| {
+                        let (tx, rx) = oneshot::channel();
+                        giveback = Some(rx);
+                        tx
+                    });
+                    SendBody::new(b, tx, bytes_in.clone())
+                }
+            };
+            let Some(req_head) = req_head else { break };
+            let mut out = Request::from_parts(req_head, send_body);
+            *out.uri_mut() = self.server_uri(&index, pos, &ep, path.clone());
+
+            let guard = ep.state().start();
+            let sent = self.send(out, start).await;
+            if let Some(mut rx) = giveback {
+                // Back only if none of it was sent.
+                body = rx.try_recv().ok();
+            }
+            match sent {
+                Ok(resp) => {
+                    if resp.status().is_server_error() && policy.on_5xx && more && !has_body {
+                        // Drop this answer only if another server can be
+                        // tried; else the client gets it as it is.
+                        let other = self.up.balancer().pick(&PickRequest {
+                            key,
+                            exclude: &tries.tried[..tries.n],
+                        });
+                        if let Some(other) = other.filter(|_| self.up.budget().withdraw()) {
+                            tracing::debug!(server = %ep.id(), status = %resp.status(), "retrying after 5xx");
+                            self.up.observe(ep.state(), Some(FailureKind::Status5xx));
+                            guard.finish();
+                            self.up.count_retry();
+                            tries.next =
+                                Some((index.position(&other).unwrap_or(usize::MAX), other));
+                            continue;
+                        }
+                    }
+                    let cookie =
+                        sticky.and_then(|wanted| relay::sticky_cookie(&index, pos, wanted));
+                    return self.relay(resp, &ep, guard, upgrade, cookie, done);
+                }
+                Err((failure, err)) => {
+                    tracing::debug!(server = %ep.id(), error = %err, ?failure, "try failed");
+                    self.up.observe(ep.state(), Some(failure.kind()));
+                    if failure == TryFailure::Timeout {
+                        guard.finish();
+                    } else {
+                        guard.finish_without_latency();
+                    }
+                    let allowed = match failure {
+                        TryFailure::Connect => policy.on_connect_failure,
+                        TryFailure::Reset => policy.on_reset,
+                        TryFailure::Timeout => policy.on_timeout,
+                    };
+                    let body_ok = !has_body || body.is_some();
+                    if !(allowed && more && body_ok && self.up.budget().withdraw()) {
+                        return local(&err, done);
+                    }
+                    tracing::debug!(attempt = tries.n, ?failure, "retrying on another server");
+                    self.up.count_retry();
+                    tries.last = Some(err);
+                }
+            }
+        }
+        let err = tries.last.take().unwrap_or(ProxyError::NoServer);
+        local(&err, done)
+    }
+
+    /// The server for the next try: one already chosen, else the sticky
+    /// server if available, else the balancer's pick among those not tried.
+    fn pick(
+        &self,
+        index: &EndpointIndex,
+        tries: &mut Tries,
+        sticky_id: Option<u64>,
+        key: Option<u64>,
+    ) -> Option<(usize, Endpoint<SocketAddr>)> {
+        if let Some(next) = tries.next.take() {
+            return Some(next);
+        }
+        let sticky = sticky_id
+            .and_then(|id| index.by_sticky_id(id))
+            .filter(|(_, e)| {
+                e.state().is_available() && !tries.tried[..tries.n].contains(&e.state().uid())
+            });
+        if let Some((pos, ep)) = sticky {
+            return Some((pos, ep.clone()));
+        }
+        let ep = self.up.balancer().pick(&PickRequest {
+            key,
+            exclude: &tries.tried[..tries.n],
+        })?;
+        Some((index.position(&ep).unwrap_or(usize::MAX), ep))
+    }
+
+    /// One try, under the route timeout.
+    async fn send(
+        &self,
+        req: Request<SendBody>,
+        start: Instant,
+    ) -> Result<Response<Incoming>, (TryFailure, ProxyError)> {
+        let fut = self.up.client().request(req);
+        let res = match self.route.timeout() {
+            None => fut.await,
+            Some(limit) => {
+                // With timeout retries each try gets the whole timeout;
+                // otherwise it bounds the request from its first try.
+                let deadline = if self.up.options().retry.on_timeout {
+                    Instant::now() + limit
+                } else {
+                    start + limit
+                };
+                match tokio::time::timeout_at(deadline, fut).await {
+                    Ok(res) => res,
+                    Err(_) => return Err((TryFailure::Timeout, ProxyError::Timeout)),
+                }
+            }
+        };
+        res.map_err(|e| {
+            if e.is_connect() {
+                (TryFailure::Connect, ProxyError::Unreachable(e.into()))
+            } else {
+                (TryFailure::Reset, ProxyError::Reset(e.into()))
+            }
+        })
+    }
+}
