@@ -14,10 +14,19 @@ fn table() -> RouteTable {
             .with_methods([Method::POST]),
         RouteSpec::new(Target::Upstream("canary".into()))
             .with_host("*.example.com")
-            .with_header(HeaderName::from_static("x-canary"), HeaderMatch::Exact(HeaderValue::from_static("true"))),
-        RouteSpec::new(Target::Split(vec![("api".into(), 95), ("canary".into(), 5)]))
-            .with_path(PathMatch::Regex("^/api/v[0-9]+/".into()))
-            .with_header(HeaderName::from_static("authorization"), HeaderMatch::Present),
+            .with_header(
+                HeaderName::from_static("x-canary"),
+                HeaderMatch::Exact(HeaderValue::from_static("true")),
+            ),
+        RouteSpec::new(Target::Split(vec![
+            ("api".into(), 95),
+            ("canary".into(), 5),
+        ]))
+        .with_path(PathMatch::Regex("^/api/v[0-9]+/".into()))
+        .with_header(
+            HeaderName::from_static("authorization"),
+            HeaderMatch::Present,
+        ),
         RouteSpec::new(Target::Upstream("web".into())).with_path(PathMatch::Prefix("/".into())),
         RouteSpec::new(Target::Upstream("unused".into())),
     ])
@@ -28,7 +37,12 @@ fn table() -> RouteTable {
 fn explain_names_the_match_and_every_earlier_mismatch() {
     let mut headers = HeaderMap::new();
     headers.insert("x-canary", HeaderValue::from_static("false"));
-    let why = table().explain(&Method::GET, Some("www.example.com:8443"), "/api/x", &headers);
+    let why = table().explain(
+        &Method::GET,
+        Some("www.example.com:8443"),
+        "/api/x",
+        &headers,
+    );
     assert_eq!(why.matched(), Some(3));
     let text = why.to_string();
     let expected = [
@@ -50,24 +64,44 @@ fn explain_agrees_with_find_and_reports_structured_mismatches() {
     let mut headers = HeaderMap::new();
     headers.insert("authorization", HeaderValue::from_static("Bearer x"));
     let why = t.explain(&Method::PUT, None, "/api/v2/users", &headers);
-    assert_eq!(why.matched(), t.find(&Method::PUT, None, "/api/v2/users", &headers).map(|r| r.index()));
+    assert_eq!(
+        why.matched(),
+        t.find(&Method::PUT, None, "/api/v2/users", &headers)
+            .map(|r| r.index())
+    );
     assert_eq!(why.matched(), Some(2));
     assert!(why.to_string().contains(r#"route 2 (path_regex "^/api/v[0-9]+/", header authorization present): MATCH -> split "api"=95, "canary"=5"#));
     let route1 = &why.verdicts()[1];
-    assert_eq!(route1.mismatches()[0], Mismatch::Host { expected: "*.example.com".into(), actual: None });
-    assert!(route1.to_string().contains(r#"the request has no host (route wants "*.example.com")"#));
-    assert!(route1.to_string().contains("header x-canary is missing (route wants \"true\")"));
+    assert_eq!(
+        route1.mismatches()[0],
+        Mismatch::Host {
+            expected: "*.example.com".into(),
+            actual: None
+        }
+    );
+    assert!(route1
+        .to_string()
+        .contains(r#"the request has no host (route wants "*.example.com")"#));
+    assert!(route1
+        .to_string()
+        .contains("header x-canary is missing (route wants \"true\")"));
 }
 
 #[test]
 fn explain_without_a_match() {
-    let t = RouteTable::new(vec![RouteSpec::new(Target::Upstream("a".into())).with_host("*.example.com")]).unwrap();
+    let t = RouteTable::new(vec![
+        RouteSpec::new(Target::Upstream("a".into())).with_host("*.example.com")
+    ])
+    .unwrap();
     let why = t.explain(&Method::GET, Some("example.com"), "/", &HeaderMap::new());
     assert_eq!(why.matched(), None);
     assert_eq!(
         why.to_string(),
         "route 0 (host \"*.example.com\"): no match: host \"example.com\" is not a subdomain of \"example.com\"\nno route matched"
     );
-    let empty = RouteTable::new(vec![]).unwrap().explain(&Method::GET, None, "/", &HeaderMap::new());
+    let empty =
+        RouteTable::new(vec![])
+            .unwrap()
+            .explain(&Method::GET, None, "/", &HeaderMap::new());
     assert_eq!(empty.to_string(), "no routes configured: no route matched");
 }

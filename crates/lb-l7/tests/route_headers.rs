@@ -8,8 +8,8 @@ use std::convert::Infallible;
 use http::header::{CONNECTION, HOST, UPGRADE};
 use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode};
 use lb_l7::headers::{
-    apply_forwarded, strip_hop_by_hop, Forwarded, ForwardedHeadersLayer, HeaderRewrite, HeaderRewriteLayer,
-    HopByHopLayer,
+    apply_forwarded, strip_hop_by_hop, Forwarded, ForwardedHeadersLayer, HeaderRewrite,
+    HeaderRewriteLayer, HopByHopLayer,
 };
 use tower::{service_fn, Layer, ServiceExt};
 
@@ -22,19 +22,37 @@ fn map(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
 }
 
 fn values<'a>(h: &'a HeaderMap, name: &str) -> Vec<&'a str> {
-    h.get_all(name).iter().map(|v| v.to_str().unwrap()).collect()
+    h.get_all(name)
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .collect()
 }
 
 #[test]
 fn rewrite_sets_replacing_all_values_and_removes() {
     let rewrite = HeaderRewrite {
         set: vec![
-            (HeaderName::from_static("x-env"), HeaderValue::from_static("prod")),
-            (HeaderName::from_static("cache-control"), HeaderValue::from_static("public, max-age=60")),
+            (
+                HeaderName::from_static("x-env"),
+                HeaderValue::from_static("prod"),
+            ),
+            (
+                HeaderName::from_static("cache-control"),
+                HeaderValue::from_static("public, max-age=60"),
+            ),
         ],
-        remove: vec![HeaderName::from_static("x-debug"), HeaderName::from_static("x-absent")],
+        remove: vec![
+            HeaderName::from_static("x-debug"),
+            HeaderName::from_static("x-absent"),
+        ],
     };
-    let mut h = map(&[("x-env", "dev"), ("x-env", "qa"), ("x-debug", "1"), ("x-debug", "2"), ("x-keep", "k")]);
+    let mut h = map(&[
+        ("x-env", "dev"),
+        ("x-env", "qa"),
+        ("x-debug", "1"),
+        ("x-debug", "2"),
+        ("x-keep", "k"),
+    ]);
     rewrite.apply(&mut h);
     assert_eq!(values(&h, "x-env"), ["prod"]);
     assert_eq!(values(&h, "cache-control"), ["public, max-age=60"]);
@@ -46,7 +64,10 @@ fn rewrite_sets_replacing_all_values_and_removes() {
 #[test]
 fn rewrite_removes_before_setting() {
     let name = HeaderName::from_static("x-env");
-    let rewrite = HeaderRewrite { set: vec![(name.clone(), HeaderValue::from_static("prod"))], remove: vec![name] };
+    let rewrite = HeaderRewrite {
+        set: vec![(name.clone(), HeaderValue::from_static("prod"))],
+        remove: vec![name],
+    };
     let mut h = map(&[("x-env", "dev")]);
     rewrite.apply(&mut h);
     assert_eq!(values(&h, "x-env"), ["prod"]);
@@ -70,7 +91,10 @@ fn forwarded_headers_append_to_an_existing_xff() {
         host: Some(HeaderValue::from_static("example.com:8443")),
     };
     apply_forwarded(&mut h, &fwd);
-    assert_eq!(values(&h, "x-forwarded-for"), ["203.0.113.1, 198.51.100.2, 198.51.100.3, 10.0.0.7"]);
+    assert_eq!(
+        values(&h, "x-forwarded-for"),
+        ["203.0.113.1, 198.51.100.2, 198.51.100.3, 10.0.0.7"]
+    );
     assert_eq!(values(&h, "x-forwarded-proto"), ["https"]);
     assert_eq!(values(&h, "x-forwarded-host"), ["example.com:8443"]);
     assert_eq!(values(&h, "x-real-ip"), ["10.0.0.7"]);
@@ -79,13 +103,23 @@ fn forwarded_headers_append_to_an_existing_xff() {
 
 #[test]
 fn forwarded_headers_without_earlier_hops_or_host() {
-    let mut h = map(&[("x-forwarded-for", " "), ("x-forwarded-host", "spoofed.example")]);
-    let fwd = Forwarded { client_ip: "2001:db8::1".parse().unwrap(), proto: "http", host: None };
+    let mut h = map(&[
+        ("x-forwarded-for", " "),
+        ("x-forwarded-host", "spoofed.example"),
+    ]);
+    let fwd = Forwarded {
+        client_ip: "2001:db8::1".parse().unwrap(),
+        proto: "http",
+        host: None,
+    };
     apply_forwarded(&mut h, &fwd);
     assert_eq!(values(&h, "x-forwarded-for"), ["2001:db8::1"]);
     assert_eq!(values(&h, "x-real-ip"), ["2001:db8::1"]);
     assert_eq!(values(&h, "x-forwarded-proto"), ["http"]);
-    assert!(!h.contains_key("x-forwarded-host"), "a client-supplied X-Forwarded-Host is not passed on");
+    assert!(
+        !h.contains_key("x-forwarded-host"),
+        "a client-supplied X-Forwarded-Host is not passed on"
+    );
 }
 
 #[test]
@@ -114,7 +148,11 @@ fn hop_by_hop_headers_are_stripped_including_those_named_in_connection() {
 #[test]
 fn te_trailers_is_kept_and_host_survives_being_named() {
     // A sender of TE names it in Connection (RFC 9110 §10.1.4); "trailers" must still pass.
-    let mut h = map(&[("connection", "TE, host"), ("te", "deflate;q=0.5, Trailers"), ("host", "a.example")]);
+    let mut h = map(&[
+        ("connection", "TE, host"),
+        ("te", "deflate;q=0.5, Trailers"),
+        ("host", "a.example"),
+    ]);
     strip_hop_by_hop(&mut h);
     assert_eq!(values(&h, "te"), ["trailers"]);
     assert_eq!(values(&h, "host"), ["a.example"]);
@@ -161,11 +199,19 @@ async fn hop_by_hop_layer_strips_both_ways_and_keeps_upgrades_working() {
     assert_eq!(res.headers()[UPGRADE], "websocket");
     assert!(!res.headers().contains_key("x-backend") && !res.headers().contains_key("keep-alive"));
 
-    let plain = Request::get("/").header("connection", "x-private").header("x-private", "p").body(()).unwrap();
+    let plain = Request::get("/")
+        .header("connection", "x-private")
+        .header("x-private", "p")
+        .body(())
+        .unwrap();
     let res = svc.oneshot(plain).await.unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     let left: Vec<&str> = res.headers().keys().map(|k| k.as_str()).collect();
-    assert_eq!(left, ["x-kept"], "a non-101 response loses its upgrade offer too");
+    assert_eq!(
+        left,
+        ["x-kept"],
+        "a non-101 response loses its upgrade offer too"
+    );
 }
 
 #[tokio::test]
@@ -190,7 +236,11 @@ async fn forwarded_layer_uses_host_or_authority() {
     let svc = layer.layer(service_fn(|req: Request<()>| async move {
         Ok::<_, Infallible>(Response::new(req.headers().clone()))
     }));
-    let h1 = Request::get("/").header(HOST, "site.example:8080").header("x-forwarded-for", "1.2.3.4").body(()).unwrap();
+    let h1 = Request::get("/")
+        .header(HOST, "site.example:8080")
+        .header("x-forwarded-for", "1.2.3.4")
+        .body(())
+        .unwrap();
     let seen = svc.clone().oneshot(h1).await.unwrap().into_body();
     assert_eq!(values(&seen, "x-forwarded-for"), ["1.2.3.4, 192.0.2.9"]);
     assert_eq!(values(&seen, "x-forwarded-host"), ["site.example:8080"]);
@@ -198,7 +248,9 @@ async fn forwarded_layer_uses_host_or_authority() {
     assert_eq!(values(&seen, "x-real-ip"), ["192.0.2.9"]);
     assert_eq!(values(&seen, "host"), ["site.example:8080"]);
 
-    let h2 = Request::get("https://user@h2.example:8443/x").body(()).unwrap();
+    let h2 = Request::get("https://user@h2.example:8443/x")
+        .body(())
+        .unwrap();
     let seen = svc.oneshot(h2).await.unwrap().into_body();
     assert_eq!(values(&seen, "x-forwarded-host"), ["h2.example:8443"]);
     assert!(!seen.contains_key(HOST), "no Host is invented");
@@ -208,21 +260,33 @@ async fn forwarded_layer_uses_host_or_authority() {
 async fn rewrite_layer_changes_requests_and_responses() {
     let layer = HeaderRewriteLayer::new(
         HeaderRewrite {
-            set: vec![(HeaderName::from_static("x-env"), HeaderValue::from_static("prod"))],
+            set: vec![(
+                HeaderName::from_static("x-env"),
+                HeaderValue::from_static("prod"),
+            )],
             remove: vec![HeaderName::from_static("x-debug")],
         },
         HeaderRewrite {
-            set: vec![(HeaderName::from_static("cache-control"), HeaderValue::from_static("no-store"))],
+            set: vec![(
+                HeaderName::from_static("cache-control"),
+                HeaderValue::from_static("no-store"),
+            )],
             remove: vec![HeaderName::from_static("server")],
         },
     );
     let svc = layer.layer(service_fn(|req: Request<()>| async move {
         assert_eq!(req.headers()["x-env"], "prod");
         assert!(!req.headers().contains_key("x-debug"));
-        let res = Response::builder().header("server", "backend/1.0").header("cache-control", "public");
+        let res = Response::builder()
+            .header("server", "backend/1.0")
+            .header("cache-control", "public");
         Ok::<_, Infallible>(res.body(()).unwrap())
     }));
-    let req = Request::get("/").header("x-debug", "1").header("x-env", "dev").body(()).unwrap();
+    let req = Request::get("/")
+        .header("x-debug", "1")
+        .header("x-env", "dev")
+        .body(())
+        .unwrap();
     let res = svc.oneshot(req).await.unwrap();
     assert_eq!(values(res.headers(), "cache-control"), ["no-store"]);
     assert!(!res.headers().contains_key("server"));

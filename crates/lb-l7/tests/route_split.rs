@@ -49,13 +49,18 @@ fn split_is_deterministic_in_rand_and_skips_zero_weights() {
 fn single_upstream_ignores_rand() {
     let t = RouteTable::new(vec![RouteSpec::new(Target::Upstream("api".into()))]).unwrap();
     let route = &t.routes()[0];
-    assert!([0, 1, u64::MAX].iter().all(|r| route.pick_upstream(*r) == "api"));
+    assert!([0, 1, u64::MAX]
+        .iter()
+        .all(|r| route.pick_upstream(*r) == "api"));
 }
 
 #[test]
 fn route_carries_timeout_and_rewrites() {
     let rewrite = HeaderRewrite {
-        set: vec![(HeaderName::from_static("x-env"), HeaderValue::from_static("prod"))],
+        set: vec![(
+            HeaderName::from_static("x-env"),
+            HeaderValue::from_static("prod"),
+        )],
         remove: vec![HeaderName::from_static("x-debug")],
     };
     let t = RouteTable::new(vec![

@@ -50,7 +50,9 @@ impl HttpBackend {
     /// # Panics
     /// If no loopback port can be bound (a broken test machine).
     pub async fn start(name: &str) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
         Self::serve(name, listener)
     }
 
@@ -69,12 +71,20 @@ impl HttpBackend {
         });
         let state = Arc::clone(&inner);
         let task = tokio::spawn(async move {
+            // Connections live in this set: aborting the accept task drops
+            // it, which aborts every connection too (a stopped backend must
+            // not go on serving pooled keep-alive connections).
+            let mut connections = tokio::task::JoinSet::new();
             loop {
-                let Ok((stream, _)) = listener.accept().await else { continue };
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                while connections.try_join_next().is_some() {}
                 let _ = stream.set_nodelay(true);
                 let state = Arc::clone(&state);
-                tokio::spawn(async move {
-                    let svc = hyper::service::service_fn(move |req| handle(Arc::clone(&state), req));
+                connections.spawn(async move {
+                    let svc =
+                        hyper::service::service_fn(move |req| handle(Arc::clone(&state), req));
                     let _ = auto::Builder::new(TokioExecutor::new())
                         .serve_connection_with_upgrades(TokioIo::new(stream), svc)
                         .await;
@@ -112,12 +122,16 @@ impl HttpBackend {
         self.inner.status.store(status, Relaxed);
     }
 
-    /// Stop accepting; established connections are dropped too.
+    /// Stop: stop accepting and close every established connection.
     pub fn stop(self) {}
 }
 
 fn full(status: StatusCode, name: &str, body: impl Into<Bytes>) -> Response<Body> {
-    let mut resp = Response::new(Full::new(body.into()).map_err(|never| match never {}).boxed());
+    let mut resp = Response::new(
+        Full::new(body.into())
+            .map_err(|never| match never {})
+            .boxed(),
+    );
     *resp.status_mut() = status;
     if let Ok(v) = http::HeaderValue::from_str(name) {
         resp.headers_mut().insert("x-backend", v);
@@ -130,13 +144,21 @@ async fn handle(state: Arc<Inner>, req: Request<Incoming>) -> Result<Response<Bo
     let name = state.name.as_str();
     if path == "/health" {
         let ok = state.healthy.load(Relaxed);
-        let status = if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+        let status = if ok {
+            StatusCode::OK
+        } else {
+            StatusCode::SERVICE_UNAVAILABLE
+        };
         return Ok(full(status, name, if ok { "ok" } else { "down" }));
     }
     state.requests.fetch_add(1, Relaxed);
     if let Some(code) = path.strip_prefix("/status/") {
         let status = code.parse().ok().and_then(|c| StatusCode::from_u16(c).ok());
-        return Ok(full(status.unwrap_or(StatusCode::BAD_REQUEST), name, name.to_owned()));
+        return Ok(full(
+            status.unwrap_or(StatusCode::BAD_REQUEST),
+            name,
+            name.to_owned(),
+        ));
     }
     if let Some(ms) = path.strip_prefix("/delay/") {
         let ms: u64 = ms.parse().unwrap_or(0);
@@ -157,7 +179,9 @@ async fn handle(state: Arc<Inner>, req: Request<Incoming>) -> Result<Response<Bo
                 if i > 0 {
                     out.push(',');
                 }
-                let v = String::from_utf8_lossy(v.as_bytes()).replace('\\', "\\\\").replace('"', "\\\"");
+                let v = String::from_utf8_lossy(v.as_bytes())
+                    .replace('\\', "\\\\")
+                    .replace('"', "\\\"");
                 out.push_str(&format!("\"{k}\":\"{v}\""));
             }
             out.push('}');

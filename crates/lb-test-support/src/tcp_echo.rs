@@ -28,15 +28,22 @@ impl TcpEcho {
     /// # Panics
     /// If no loopback port can be bound.
     pub async fn start() -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
         let addr = listener.local_addr().expect("local addr");
         let connections = Arc::new(AtomicU64::new(0));
         let count = Arc::clone(&connections);
         let task = tokio::spawn(async move {
+            // Aborting the accept task drops this set and every connection.
+            let mut connections = tokio::task::JoinSet::new();
             loop {
-                let Ok((mut stream, _)) = listener.accept().await else { continue };
+                let Ok((mut stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                while connections.try_join_next().is_some() {}
                 count.fetch_add(1, Relaxed);
-                tokio::spawn(async move {
+                connections.spawn(async move {
                     let mut buf = vec![0u8; 64 * 1024];
                     loop {
                         match stream.read(&mut buf).await {
@@ -52,7 +59,11 @@ impl TcpEcho {
                 });
             }
         });
-        Self { addr, connections, task }
+        Self {
+            addr,
+            connections,
+            task,
+        }
     }
 
     /// The address it listens on.

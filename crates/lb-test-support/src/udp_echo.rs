@@ -37,7 +37,9 @@ impl UdpEcho {
         let task = tokio::spawn(async move {
             let mut buf = vec![0u8; 65536];
             loop {
-                let Ok((n, from)) = socket.recv_from(&mut buf).await else { continue };
+                let Ok((n, from)) = socket.recv_from(&mut buf).await else {
+                    continue;
+                };
                 let mut out = prefix.clone();
                 out.extend_from_slice(&buf[..n]);
                 let _ = socket.send_to(&out, from).await;
