@@ -253,7 +253,7 @@ async fn invalid_reload_keeps_serving_and_says_why() -> anyhow::Result<()> {
         .body;
     let failures: Vec<&str> = metrics
         .lines()
-        .filter(|l| l.starts_with("lb_config_reloads_total{") && !l.contains("\"ok\""))
+        .filter(|l| l.starts_with("lb_config_reloads_total{") && l.contains("\"failure\""))
         .collect();
     assert_eq!(failures.len(), 1, "{metrics}");
     assert!(failures[0].ends_with(" 2"), "{}", failures[0]);

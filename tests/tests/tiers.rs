@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 
 use lb_e2e::{eventually, free_port, LbServer};
-use lb_test_support::{HttpBackend, TcpEcho};
+use lb_test_support::{HttpBackend, TcpEcho, UdpEcho};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -123,4 +123,59 @@ servers = [{{ addr = "{echo}" }}]
     let status = lb.wait_exit().await?;
     assert_eq!(status.code(), Some(0), "{}", lb.output());
     Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_udp_flow_is_proxied_and_follows_a_reload() -> anyhow::Result<()> {
+    let (one, two) = (UdpEcho::named("one:").await, UdpEcho::named("two:").await);
+    let (port, admin) = (free_port(), free_port());
+    let config = |server: SocketAddr| {
+        format!(
+            r#"
+[admin]
+bind = "127.0.0.1:{admin}"
+[listeners.dns]
+bind = "127.0.0.1:{port}"
+protocol = "udp"
+upstream = "dns"
+session_timeout = "1h"
+[upstreams.dns]
+servers = [{{ addr = "{server}" }}]
+"#
+        )
+    };
+    let lb = LbServer::start(&config(one.addr()), &[local(admin)]).await?;
+    let client = tokio::net::UdpSocket::bind("127.0.0.1:0").await?;
+    client.connect(local(port)).await?;
+    assert_eq!(answer(&client).await.as_deref(), Some("one:ping"));
+
+    // Reload onto another server: the listener follows without a restart.
+    lb.write_config(&config(two.addr()))?;
+    let r = lb_e2e::request(
+        &lb_e2e::client(),
+        "POST",
+        &format!("http://127.0.0.1:{admin}/reload"),
+        &[],
+    )
+    .await?;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let fresh = tokio::net::UdpSocket::bind("127.0.0.1:0").await?;
+    fresh.connect(local(port)).await?;
+    assert_eq!(answer(&fresh).await.as_deref(), Some("two:ping"));
+    Ok(())
+}
+
+/// Send `ping` until an answer comes (UDP may drop a datagram; bounded).
+async fn answer(client: &tokio::net::UdpSocket) -> Option<String> {
+    let mut buf = [0u8; 64];
+    for _ in 0..50 {
+        // Errors (an ICMP "port unreachable" before the listener is bound)
+        // only mean: ask again.
+        let _ = client.send(b"ping").await;
+        let wait = std::time::Duration::from_millis(200);
+        if let Ok(Ok(n)) = tokio::time::timeout(wait, client.recv(&mut buf)).await {
+            return Some(String::from_utf8_lossy(&buf[..n]).into_owned());
+        }
+    }
+    None
 }

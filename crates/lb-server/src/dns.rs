@@ -14,12 +14,15 @@
 //! Envoy's strict DNS clusters): it contributes no endpoint until it does.
 
 use std::collections::{BTreeMap, HashSet};
+use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
 use lb_balance::{Balancer, Endpoint};
 use tokio::task::JoinHandle;
+
+use crate::state::BoxFuture;
 use tracing::{debug, info, warn, Instrument};
 
 /// The host part of a configured server address.
@@ -78,9 +81,33 @@ pub(crate) fn has_names(specs: &[ServerSpec]) -> bool {
     specs.iter().any(|s| matches!(s.host, Host::Name(_)))
 }
 
-/// Resolve every name in `specs`. A name that fails keeps its `previous`
-/// addresses (or none) and is logged.
+/// Resolves a host name (and port) to its addresses.
+pub(crate) type Lookup =
+    Arc<dyn Fn(String, u16) -> BoxFuture<'static, io::Result<Vec<IpAddr>>> + Send + Sync>;
+
+/// The system resolver (`getaddrinfo`).
+pub(crate) fn system_lookup() -> Lookup {
+    Arc::new(|name: String, port: u16| {
+        Box::pin(async move {
+            let addrs = tokio::net::lookup_host((name.as_str(), port)).await?;
+            Ok(addrs.map(|a| a.ip()).collect())
+        })
+    })
+}
+
+/// Resolve every name in `specs` with the system resolver. A name that
+/// fails keeps its `previous` addresses (or none) and is logged.
 pub(crate) async fn resolve(
+    upstream: &str,
+    specs: &[ServerSpec],
+    previous: &Resolution,
+) -> Resolution {
+    resolve_with(&system_lookup(), upstream, specs, previous).await
+}
+
+/// [`resolve`] with another resolver.
+pub(crate) async fn resolve_with(
+    lookup: &Lookup,
     upstream: &str,
     specs: &[ServerSpec],
     previous: &Resolution,
@@ -93,9 +120,8 @@ pub(crate) async fn resolve(
         if out.contains_key(name) {
             continue;
         }
-        let ips = match tokio::net::lookup_host((name.as_str(), spec.port)).await {
-            Ok(addrs) => {
-                let mut ips: Vec<IpAddr> = addrs.map(|a| a.ip()).collect();
+        let ips = match lookup(name.clone(), spec.port).await {
+            Ok(mut ips) => {
                 ips.sort_unstable();
                 ips.dedup();
                 ips
@@ -147,7 +173,6 @@ pub(crate) fn apply_limits(balancer: &Balancer<SocketAddr>, max_in_flight: u32) 
 }
 
 /// What a refresh task needs.
-#[derive(Debug)]
 pub(crate) struct Refresh {
     /// Upstream name, for logs.
     pub(crate) upstream: Arc<str>,
@@ -161,6 +186,8 @@ pub(crate) struct Refresh {
     pub(crate) max_in_flight: u32,
     /// The resolution the balancer was built from.
     pub(crate) current: Resolution,
+    /// The resolver.
+    pub(crate) lookup: Lookup,
 }
 
 /// Re-resolve every `every` (until aborted), updating the balancer when the
@@ -176,11 +203,12 @@ pub(crate) fn spawn_refresh(refresh: Refresh) -> JoinHandle<()> {
                 every,
                 max_in_flight,
                 mut current,
+                lookup,
             } = refresh;
             let every = every.max(Duration::from_secs(1));
             loop {
                 tokio::time::sleep(every).await;
-                let next = resolve(&upstream, &specs, &current).await;
+                let next = resolve_with(&lookup, &upstream, &specs, &current).await;
                 if next == current {
                     debug!("addresses unchanged");
                     continue;
@@ -265,5 +293,88 @@ mod tests {
         assert!(snap.get("10.0.0.1:80").unwrap().state().is_ejected());
         assert!(snap.get("10.0.0.2:80").is_none());
         assert!(!snap.get("10.0.0.3:80").unwrap().state().is_ejected());
+    }
+
+    /// A resolver answering whatever the test last put in `answer`.
+    fn fake(answer: Arc<std::sync::Mutex<io::Result<Vec<IpAddr>>>>) -> Lookup {
+        Arc::new(move |_name: String, _port: u16| {
+            let a = answer.lock().unwrap();
+            let r = match &*a {
+                Ok(ips) => Ok(ips.clone()),
+                Err(e) => Err(io::Error::new(e.kind(), e.to_string())),
+            };
+            Box::pin(async move { r })
+        })
+    }
+
+    #[tokio::test(flavor = "current_thread", start_paused = true)]
+    async fn refresh_applies_address_changes_and_keeps_the_state_of_stayers() {
+        let ip = |s: &str| -> IpAddr { s.parse().unwrap() };
+        let specs = vec![
+            ServerSpec::parse("10.9.9.9:80", 1, false).unwrap(),
+            ServerSpec::parse("svc:80", 2, false).unwrap(),
+        ];
+        let answer = Arc::new(std::sync::Mutex::new(Ok(vec![
+            ip("10.0.0.2"),
+            ip("10.0.0.1"),
+        ])));
+        let lookup = fake(Arc::clone(&answer));
+        let current = resolve_with(&lookup, "u", &specs, &Resolution::new()).await;
+        let balancer = Arc::new(Balancer::new(
+            lb_balance::Algorithm::RoundRobin,
+            endpoints(&specs, &current),
+        ));
+        let ids = |b: &Balancer<SocketAddr>| -> Vec<String> {
+            b.snapshot()
+                .endpoints()
+                .iter()
+                .map(|e| e.id().to_string())
+                .collect()
+        };
+        assert_eq!(
+            ids(&balancer),
+            ["10.9.9.9:80", "10.0.0.1:80", "10.0.0.2:80"]
+        );
+        balancer
+            .snapshot()
+            .get("10.0.0.1:80")
+            .unwrap()
+            .state()
+            .set_ejected(true);
+
+        let task = spawn_refresh(Refresh {
+            upstream: Arc::from("u"),
+            specs: specs.clone(),
+            balancer: Arc::clone(&balancer),
+            every: Duration::from_secs(30),
+            max_in_flight: 7,
+            current,
+            lookup,
+        });
+        // A failed lookup keeps the addresses.
+        *answer.lock().unwrap() = Err(io::Error::other("SERVFAIL"));
+        tokio::time::sleep(Duration::from_secs(31)).await;
+        assert_eq!(
+            ids(&balancer),
+            ["10.9.9.9:80", "10.0.0.1:80", "10.0.0.2:80"]
+        );
+        // .2 leaves, .3 arrives; .1 stays ejected, the literal IP is untouched.
+        *answer.lock().unwrap() = Ok(vec![ip("10.0.0.3"), ip("10.0.0.1")]);
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        assert_eq!(
+            ids(&balancer),
+            ["10.9.9.9:80", "10.0.0.1:80", "10.0.0.3:80"]
+        );
+        let snap = balancer.snapshot();
+        assert!(snap.get("10.0.0.1:80").unwrap().state().is_ejected());
+        let new = snap.get("10.0.0.3:80").unwrap();
+        assert!(new.state().is_healthy());
+        assert_eq!(new.weight(), 2);
+        let _busy: Vec<_> = (0..7).map(|_| new.state().start()).collect();
+        assert!(
+            new.state().is_full(),
+            "max_connections_per_server applies to new addresses"
+        );
+        task.abort();
     }
 }

@@ -239,7 +239,7 @@ impl Acceptor {
                 drain: self.drain.clone(),
                 kill: self.kill.clone(),
             };
-            let span = debug_span!("conn", client.addr = %peer, server.addr = %self.local);
+            let span = debug_span!("accept", listener = %self.name, client.addr = %peer, server.addr = %self.local);
             self.env.tracker.spawn(
                 async move {
                     let _permit = permit;

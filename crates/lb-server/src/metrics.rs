@@ -127,11 +127,11 @@ impl Metrics {
         ))));
         registry.register(
             "lb_config_reloads",
-            "Configuration reloads, by result (ok, error)",
+            "Configuration reloads, by result (success, failure)",
             reloads.clone(),
         );
         // Both reload series exist from the start: 0 is meaningful.
-        for result in ["ok", "error"] {
+        for result in ["success", "failure"] {
             let _ = reloads.get_or_create(&ResultLabels { result });
         }
         Self {
@@ -162,7 +162,7 @@ impl Metrics {
 
     /// Count one configuration reload (`SIGHUP` or `POST /reload`).
     pub(crate) fn reload(&self, ok: bool) {
-        let result = if ok { "ok" } else { "error" };
+        let result = if ok { "success" } else { "failure" };
         self.reloads.get_or_create(&ResultLabels { result }).inc();
     }
 

@@ -161,6 +161,7 @@ pub(crate) fn upstream(
             every: plan.dns_refresh,
             max_in_flight: plan.max_per_server,
             current: resolution.clone(),
+            lookup: dns::system_lookup(),
         }))
     });
     LiveUpstream {

@@ -207,4 +207,29 @@ mod tests {
         let counts = metrics.listener_counts("web");
         assert_eq!(counts.requests, 5);
     }
+
+    /// Criterion figures for one `record` (a cached label combination, the
+    /// request path's case). lb-server has no library target for a
+    /// `benches/` file to import, hence an ignored test:
+    /// `cargo test --release -p lb-server -- --ignored --nocapture bench_record`.
+    #[test]
+    #[ignore = "benchmark; run explicitly with --release"]
+    fn bench_record() {
+        let metrics = Metrics::new();
+        let http = metrics.http_metrics("web");
+        let servers = ["127.0.0.1:8081", "127.0.0.1:8082", "127.0.0.1:8083"];
+        let mut c = criterion::Criterion::default()
+            .warm_up_time(Duration::from_millis(500))
+            .measurement_time(Duration::from_secs(2))
+            .without_plots();
+        let mut i = 0usize;
+        c.bench_function("metrics/record/cached", |b| {
+            b.iter(|| {
+                i = i.wrapping_add(1);
+                http.record(std::hint::black_box(&outcome(Some(servers[i % 3]), 200)));
+            });
+        });
+        c.final_summary();
+        assert!(metrics.listener_counts("web").requests > 0);
+    }
 }

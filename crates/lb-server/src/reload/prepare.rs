@@ -81,7 +81,8 @@ pub(super) async fn prepare(plan: Plan, active: &Active) -> Result<Prepared, Ref
 }
 
 /// Whether a listener needs a new socket: it is new, its address or socket
-/// type changed, or (UDP, whose proxy owns its socket) anything changed.
+/// type changed, or (UDP, whose proxy owns its socket) its settings, or its
+/// upstream's algorithm or passive settings, changed.
 fn needs_bind(new: &ListenerPlan, active: &Active, plan: &Plan) -> bool {
     let Some(old) = active.listeners.get(&*new.name) else {
         return true;
@@ -95,7 +96,11 @@ fn needs_bind(new: &ListenerPlan, active: &Active, plan: &Plan) -> bool {
                 active.upstreams.get(&o.upstream),
                 plan.upstreams.get(&n.upstream),
             ) {
-                (Some(ou), Some(nu)) => format!("{:?}", ou.plan) == format!("{nu:?}"),
+                // The proxy holds the balancer and the detector: it can stay
+                // while both are reused (servers are updated in place).
+                (Some(ou), Some(nu)) => {
+                    ou.plan.algorithm == nu.algorithm && ou.plan.passive == nu.passive
+                }
                 _ => false,
             };
             !(upstream_same && format!("{o:?}") == format!("{n:?}"))
