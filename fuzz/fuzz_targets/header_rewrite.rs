@@ -22,8 +22,20 @@ struct Input {
 
 /// A small name space so that inputs hit the interesting names often.
 const NAMES: [&str; 14] = [
-    "connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade", "host",
-    "x-forwarded-for", "x-forwarded-host", "x-real-ip", "x-a", "x-b", "content-length",
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "host",
+    "x-forwarded-for",
+    "x-forwarded-host",
+    "x-real-ip",
+    "x-a",
+    "x-b",
+    "content-length",
 ];
 
 fn name(i: u8) -> HeaderName {
@@ -46,7 +58,16 @@ impl<'a> Arbitrary<'a> for Input {
 
 /// Builds a value, mapping the bytes a header value cannot hold to `_`, so every input counts.
 fn value(bytes: &[u8]) -> HeaderValue {
-    let clean: Vec<u8> = bytes.iter().map(|&b| if b == b'\t' || (b >= 0x20 && b != 0x7f) { b } else { b'_' }).collect();
+    let clean: Vec<u8> = bytes
+        .iter()
+        .map(|&b| {
+            if b == b'\t' || (b >= 0x20 && b != 0x7f) {
+                b
+            } else {
+                b'_'
+            }
+        })
+        .collect();
     HeaderValue::from_bytes(&clean).unwrap_or(HeaderValue::from_static("_"))
 }
 
@@ -58,14 +79,25 @@ fuzz_target!(|input: Input| {
     let had_host = headers.get_all("host").iter().cloned().collect::<Vec<_>>();
 
     strip_hop_by_hop(&mut headers);
-    for gone in ["connection", "keep-alive", "proxy-connection", "trailer", "transfer-encoding", "upgrade"] {
+    for gone in [
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+    ] {
         assert!(!headers.contains_key(gone), "{gone} survived");
     }
     if let Some(te) = headers.get("te") {
         assert_eq!(te, "trailers");
         assert_eq!(headers.get_all("te").iter().count(), 1);
     }
-    assert_eq!(headers.get_all("host").iter().cloned().collect::<Vec<_>>(), had_host, "Host is kept");
+    assert_eq!(
+        headers.get_all("host").iter().cloned().collect::<Vec<_>>(),
+        had_host,
+        "Host is kept"
+    );
 
     let client_ip = if input.v4 {
         IpAddr::from([input.ip[0], input.ip[1], input.ip[2], input.ip[3]])
@@ -86,7 +118,11 @@ fuzz_target!(|input: Input| {
     assert_eq!(headers.get("x-forwarded-host"), fwd.host.as_ref());
 
     let rewrite = HeaderRewrite {
-        set: input.set.iter().map(|(n, v)| (name(*n), value(v))).collect(),
+        set: input
+            .set
+            .iter()
+            .map(|(n, v)| (name(*n), value(v)))
+            .collect(),
         remove: input.remove.iter().map(|n| name(*n)).collect(),
     };
     rewrite.apply(&mut headers);
@@ -96,7 +132,15 @@ fuzz_target!(|input: Input| {
         }
     }
     for (n, _) in &rewrite.set {
-        let last = rewrite.set.iter().rev().find(|(m, _)| m == n).map(|(_, v)| v);
-        assert_eq!(headers.get_all(n).iter().collect::<Vec<_>>(), last.into_iter().collect::<Vec<_>>());
+        let last = rewrite
+            .set
+            .iter()
+            .rev()
+            .find(|(m, _)| m == n)
+            .map(|(_, v)| v);
+        assert_eq!(
+            headers.get_all(n).iter().collect::<Vec<_>>(),
+            last.into_iter().collect::<Vec<_>>()
+        );
     }
 });

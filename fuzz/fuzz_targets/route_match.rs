@@ -46,7 +46,9 @@ impl<'a> Arbitrary<'a> for Spec {
 impl<'a> Arbitrary<'a> for Input {
     fn arbitrary(u: &mut arbitrary::Unstructured<'a>) -> arbitrary::Result<Self> {
         let n = u.int_in_range(0..=8)?;
-        let specs = (0..n).map(|_| u.arbitrary()).collect::<arbitrary::Result<_>>()?;
+        let specs = (0..n)
+            .map(|_| u.arbitrary())
+            .collect::<arbitrary::Result<_>>()?;
         Ok(Input {
             specs,
             method: u.arbitrary()?,
@@ -62,7 +64,13 @@ fn spec(s: &Spec, i: usize) -> RouteSpec {
     let target = if s.split.is_empty() {
         Target::Upstream(format!("u{i}"))
     } else {
-        Target::Split(s.split.iter().enumerate().map(|(j, w)| (format!("u{i}.{j}"), *w)).collect())
+        Target::Split(
+            s.split
+                .iter()
+                .enumerate()
+                .map(|(j, w)| (format!("u{i}.{j}"), *w))
+                .collect(),
+        )
     };
     let mut r = RouteSpec::new(target);
     r.host = s.host.clone();
@@ -72,7 +80,11 @@ fn spec(s: &Spec, i: usize) -> RouteSpec {
         2 => Some(PathMatch::Exact(s.path.clone())),
         _ => Some(PathMatch::Regex(s.path.clone())),
     };
-    r.methods = s.methods.iter().filter_map(|m| Method::from_bytes(m).ok()).collect();
+    r.methods = s
+        .methods
+        .iter()
+        .filter_map(|m| Method::from_bytes(m).ok())
+        .collect();
     r.headers = s
         .headers
         .iter()
@@ -89,12 +101,22 @@ fn spec(s: &Spec, i: usize) -> RouteSpec {
 }
 
 fuzz_target!(|input: Input| {
-    let specs = input.specs.iter().enumerate().map(|(i, s)| spec(s, i)).collect();
-    let Ok(table) = RouteTable::new(specs) else { return };
+    let specs = input
+        .specs
+        .iter()
+        .enumerate()
+        .map(|(i, s)| spec(s, i))
+        .collect();
+    let Ok(table) = RouteTable::new(specs) else {
+        return;
+    };
     let method = Method::from_bytes(&input.method).unwrap_or(Method::GET);
     let mut headers = HeaderMap::new();
     for (name, value) in &input.headers {
-        if let (Ok(n), Ok(v)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_bytes(value)) {
+        if let (Ok(n), Ok(v)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_bytes(value),
+        ) {
             headers.append(n, v);
         }
     }
@@ -109,6 +131,10 @@ fuzz_target!(|input: Input| {
             Target::Upstream(name) => name == upstream,
             Target::Split(parts) => parts.iter().any(|(name, w)| name == upstream && *w > 0),
         };
-        assert!(configured, "{upstream:?} is not a live target of route {}", route.index());
+        assert!(
+            configured,
+            "{upstream:?} is not a live target of route {}",
+            route.index()
+        );
     }
 });

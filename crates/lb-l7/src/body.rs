@@ -191,6 +191,11 @@ impl ProxyBody {
 
 impl Drop for ProxyBody {
     fn drop(&mut self) {
+        if let Some(done) = &mut self.done {
+            // Dropped before its end: the server connection still has part
+            // of the response; it must not serve another request.
+            done.lease = None;
+        }
         self.finish(None);
     }
 }

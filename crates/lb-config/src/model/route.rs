@@ -56,8 +56,9 @@ pub enum PathMatch {
     Prefix(String),
     /// `path_exact`: the path (without query) is exactly this. Starts with `/`.
     Exact(String),
-    /// `path_regex`: a `regex` crate pattern that must match the whole path
-    /// (without query), as if written `^(?:...)$`. Checked to compile.
+    /// `path_regex`: a `regex` crate pattern searched in the path (without
+    /// query), as nginx's `location ~`: anchor it with `^`/`$` to match the
+    /// whole path. Checked to compile.
     Regex(String),
 }
 

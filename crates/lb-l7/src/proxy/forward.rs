@@ -3,9 +3,11 @@
 //! tried yet while the policy, the budget and the request body allow.
 
 use std::net::SocketAddr;
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
-use http::{Request, Response};
+use http::header::HOST;
+use http::{HeaderValue, Request, Response, Uri};
 use hyper::body::Incoming;
 use lb_balance::{Endpoint, PickRequest};
 use lb_health::passive::FailureKind;
@@ -20,6 +22,7 @@ use crate::error::ProxyError;
 use crate::route::Route;
 use crate::server::ConnInfo;
 use crate::upstream::index::EndpointIndex;
+use crate::upstream::pool::{Lease, SendError, ServerPool};
 use crate::upstream::Upstream;
 
 /// Why one try failed.
@@ -70,7 +73,7 @@ impl Forward<'_> {
     pub(super) async fn run(
         &self,
         req: Request<Incoming>,
-        done: Completion,
+        mut done: Completion,
     ) -> Response<ProxyBody> {
         let (mut parts, body) = req.into_parts();
         let Some(path) = parts.uri.path_and_query().cloned() else {
@@ -96,9 +99,15 @@ impl Forward<'_> {
         let upgrade = upgrade::take_client_upgrade(&mut parts);
         self.rewrite_request(&mut parts, upgrade.as_ref());
 
-        let bytes_in = done.record.as_ref().map(|r| Arc::clone(&r.bytes_in));
         let mut body = (!hyper::body::Body::is_end_stream(&body)).then_some(body);
         let has_body = body.is_some();
+        // Counted only when there is a body to count (no allocation else).
+        let bytes_in = match done.record.as_mut() {
+            Some(r) if has_body => Some(Arc::clone(
+                r.bytes_in.get_or_insert_with(|| Arc::new(AtomicU64::new(0))),
+            )),
+            _ => None,
+        };
         let may_retry = policy.on_connect_failure || policy.on_reset || policy.on_timeout;
         let mut tries = Tries {
             max: if may_retry || policy.on_5xx {
@@ -146,16 +155,32 @@ impl Forward<'_> {
             };
             let Some(req_head) = req_head else { break };
             let mut out = Request::from_parts(req_head, send_body);
-            *out.uri_mut() = self.server_uri(&index, pos, &ep, path.clone());
+            // HTTP/1.1 goes over our pool in origin form; HTTP/2 over
+            // hyper-util's client, which wants the server in the URI.
+            let pool = match (self.up.http1(), index.entries.get(pos)) {
+                (Some(_), Some(entry)) => {
+                    *out.uri_mut() = Uri::from(path.clone());
+                    if !out.headers().contains_key(HOST) {
+                        if let Ok(host) = HeaderValue::from_str(entry.authority.as_str()) {
+                            out.headers_mut().insert(HOST, host);
+                        }
+                    }
+                    Some(&entry.pool)
+                }
+                _ => {
+                    *out.uri_mut() = self.server_uri(&index, pos, &ep, path.clone());
+                    None
+                }
+            };
 
             let guard = ep.state().start();
-            let sent = self.send(out, start).await;
+            let sent = self.send(out, pool, start).await;
             if let Some(mut rx) = giveback {
                 // Back only if none of it was sent.
                 body = rx.try_recv().ok();
             }
             match sent {
-                Ok(resp) => {
+                Ok((resp, lease)) => {
                     if resp.status().is_server_error() && policy.on_5xx && more && !has_body {
                         // Drop this answer only if another server can be
                         // tried; else the client gets it as it is.
@@ -175,6 +200,7 @@ impl Forward<'_> {
                     }
                     let cookie =
                         sticky.and_then(|wanted| relay::sticky_cookie(&index, pos, wanted));
+                    done.lease = lease;
                     return self.relay(resp, &ep, guard, upgrade, cookie, done);
                 }
                 Err((failure, err)) => {
@@ -231,14 +257,36 @@ impl Forward<'_> {
         Some((index.position(&ep).unwrap_or(usize::MAX), ep))
     }
 
-    /// One try, under the route timeout.
+    /// One try, under the route timeout: over the server's HTTP/1.1 `pool`,
+    /// or hyper-util's client (HTTP/2).
     async fn send(
         &self,
         req: Request<SendBody>,
+        pool: Option<&Arc<ServerPool>>,
         start: Instant,
-    ) -> Result<Response<Incoming>, (TryFailure, ProxyError)> {
-        let fut = self.up.client().request(req);
-        let res = match self.route.timeout() {
+    ) -> Result<(Response<Incoming>, Option<Lease>), (TryFailure, ProxyError)> {
+        let fut = async {
+            match (self.up.http1(), pool) {
+                (Some(client), Some(pool)) => match client.send(pool, req).await {
+                    Ok((resp, lease)) => Ok((resp, Some(lease))),
+                    Err(SendError::Connect(e)) => Err((
+                        TryFailure::Connect,
+                        ProxyError::Unreachable(Box::new(e)),
+                    )),
+                    Err(SendError::Reset(e)) => {
+                        Err((TryFailure::Reset, ProxyError::Reset(e)))
+                    }
+                },
+                _ => match self.up.client().request(req).await {
+                    Ok(resp) => Ok((resp, None)),
+                    Err(e) if e.is_connect() => {
+                        Err((TryFailure::Connect, ProxyError::Unreachable(e.into())))
+                    }
+                    Err(e) => Err((TryFailure::Reset, ProxyError::Reset(e.into()))),
+                },
+            }
+        };
+        match self.route.timeout() {
             None => fut.await,
             Some(limit) => {
                 // With timeout retries each try gets the whole timeout;
@@ -250,16 +298,9 @@ impl Forward<'_> {
                 };
                 match tokio::time::timeout_at(deadline, fut).await {
                     Ok(res) => res,
-                    Err(_) => return Err((TryFailure::Timeout, ProxyError::Timeout)),
+                    Err(_) => Err((TryFailure::Timeout, ProxyError::Timeout)),
                 }
             }
-        };
-        res.map_err(|e| {
-            if e.is_connect() {
-                (TryFailure::Connect, ProxyError::Unreachable(e.into()))
-            } else {
-                (TryFailure::Reset, ProxyError::Reset(e.into()))
-            }
-        })
+        }
     }
 }

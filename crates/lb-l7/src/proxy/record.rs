@@ -12,6 +12,7 @@ use tokio::time::Instant;
 
 use crate::observe::{Observer, RequestRecord};
 use crate::server::ConnState;
+use crate::upstream::pool::Lease;
 use crate::upstream::Upstream;
 
 /// What the observer needs, kept only when there is an observer.
@@ -23,7 +24,9 @@ pub(crate) struct RecordCtx {
     pub(crate) host: Option<HeaderValue>,
     pub(crate) client: SocketAddr,
     pub(crate) start: Instant,
-    pub(crate) bytes_in: Arc<AtomicU64>,
+    /// Request body bytes, shared with the body sent upstream; only made
+    /// when the request has a body.
+    pub(crate) bytes_in: Option<Arc<AtomicU64>>,
 }
 
 /// The end-of-request bookkeeping.
@@ -36,6 +39,9 @@ pub(crate) struct Completion {
     /// Present while a server's response is being relayed: ends the
     /// in-flight count and reports the outcome to passive health.
     pub(crate) guard: Option<InFlight>,
+    /// The HTTP/1.1 connection the response comes over: back to its pool
+    /// when the response has ended well.
+    pub(crate) lease: Option<Lease>,
     pub(crate) status: u16,
     pub(crate) bytes_out: u64,
 }
@@ -49,6 +55,7 @@ impl Completion {
             upstream: None,
             server: None,
             guard: None,
+            lease: None,
             // nginx's "client closed request", kept if no response is made.
             status: 499,
             bytes_out: 0,
@@ -61,6 +68,11 @@ impl Completion {
     }
 
     fn run(&mut self, failure: Option<FailureKind>) {
+        if let Some(lease) = self.lease.take() {
+            if failure.is_none() {
+                lease.release();
+            }
+        }
         if let Some(guard) = self.guard.take() {
             let failure = failure.or((self.status >= 500).then_some(FailureKind::Status5xx));
             if let (Some(up), Some(state)) = (&self.upstream, guard.state()) {
@@ -86,7 +98,7 @@ impl Completion {
                 path: rec.uri.path(),
                 client: rec.client,
                 duration: rec.start.elapsed(),
-                bytes_in: rec.bytes_in.load(Relaxed),
+                bytes_in: rec.bytes_in.as_ref().map_or(0, |n| n.load(Relaxed)),
                 bytes_out: self.bytes_out,
             });
         }

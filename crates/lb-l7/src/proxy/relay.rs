@@ -88,6 +88,8 @@ impl Forward<'_> {
         if parts.status == StatusCode::SWITCHING_PROTOCOLS {
             let protocol = parts.headers.get(UPGRADE).cloned();
             let server = parts.extensions.remove::<OnUpgrade>();
+            // The server connection becomes the tunnel: never pooled again.
+            done.lease = None;
             if let (Some(client), Some(server), Some(protocol)) = (upgrade, server, protocol) {
                 strip_hop_by_hop(&mut parts.headers);
                 upgrade::restore_headers(&mut parts.headers, protocol);

@@ -4,7 +4,6 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use http::{Request, Response};
@@ -56,7 +55,7 @@ impl hyper::service::Service<Request<Incoming>> for ConnService {
                 host: req.headers().get(http::header::HOST).cloned(),
                 client: self.info.client,
                 start: Instant::now(),
-                bytes_in: Arc::new(AtomicU64::new(0)),
+                bytes_in: None,
             })
         });
         let done = Completion::new(Some(Arc::clone(&self.state)), record);

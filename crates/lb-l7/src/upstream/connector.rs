@@ -58,27 +58,35 @@ impl tower_service::Service<Uri> for Connector {
 
     fn call(&mut self, uri: Uri) -> Self::Future {
         let addr: Option<SocketAddr> = uri.authority().and_then(|a| a.as_str().parse().ok());
-        let timeout = self.timeout;
-        let tls = self.tls.clone();
+        let this = self.clone();
         Box::pin(async move {
             let addr = addr.ok_or(ConnectError::Address(uri))?;
-            let connect = async move {
-                let tcp = TcpStream::connect(addr).await.map_err(ConnectError::Tcp)?;
-                let _ = tcp.set_nodelay(true);
-                match tls {
-                    None => Ok(ServerStream::Plain(tcp)),
-                    Some((name, connector)) => connector
-                        .connect(name, tcp)
-                        .await
-                        .map(|s| ServerStream::Tls(Box::new(s)))
-                        .map_err(ConnectError::Tls),
-                }
-            };
-            match tokio::time::timeout(timeout, connect).await {
-                Ok(res) => res.map(TokioIo::new),
-                Err(_) => Err(ConnectError::Timeout(timeout)),
-            }
+            this.connect(addr).await
         })
+    }
+}
+
+impl Connector {
+    /// Open a connection to `addr`: TCP (`TCP_NODELAY`), then TLS if the
+    /// upstream has it, all within the connect timeout.
+    pub(crate) async fn connect(&self, addr: SocketAddr) -> Result<TokioIo<ServerStream>, ConnectError> {
+        let tls = self.tls.clone();
+        let connect = async move {
+            let tcp = TcpStream::connect(addr).await.map_err(ConnectError::Tcp)?;
+            let _ = tcp.set_nodelay(true);
+            match tls {
+                None => Ok(ServerStream::Plain(tcp)),
+                Some((name, connector)) => connector
+                    .connect(name, tcp)
+                    .await
+                    .map(|s| ServerStream::Tls(Box::new(s)))
+                    .map_err(ConnectError::Tls),
+            }
+        };
+        match tokio::time::timeout(self.timeout, connect).await {
+            Ok(res) => res.map(TokioIo::new),
+            Err(_) => Err(ConnectError::Timeout(self.timeout)),
+        }
     }
 }
 

@@ -1,6 +1,8 @@
 //! Per-server values the request path needs, computed once per endpoint
 //! snapshot instead of once per request: the URI authority (`ip:port`), the
-//! sticky id and its ready-made `Set-Cookie` value.
+//! sticky id and its ready-made `Set-Cookie` value, and the server's
+//! HTTP/1.1 connection pool (carried over to the next index while the
+//! server keeps its state and address).
 //!
 //! The index remembers the [`Snapshot`] it was built from; when the
 //! balancer publishes a new one (reload, DNS) the next request rebuilds it.
@@ -14,6 +16,7 @@ use http::HeaderValue;
 use lb_balance::hash::hash_key;
 use lb_balance::{Endpoint, Snapshot};
 
+use super::pool::ServerPool;
 use crate::options::StickyOptions;
 
 /// Derived values for one server.
@@ -25,6 +28,8 @@ pub(crate) struct Entry {
     pub(crate) sticky_id: u64,
     /// `Set-Cookie` naming this server, when the upstream is sticky.
     pub(crate) cookie: Option<HeaderValue>,
+    /// Idle HTTP/1.1 connections to this server.
+    pub(crate) pool: Arc<ServerPool>,
 }
 
 /// [`Entry`]s in snapshot order.
@@ -35,10 +40,13 @@ pub(crate) struct EndpointIndex {
 }
 
 impl EndpointIndex {
+    /// The index of `snapshot`; servers that were in `previous` (same state,
+    /// same address) keep their connection pool.
     pub(crate) fn build(
         snapshot: Arc<Snapshot<SocketAddr>>,
         sticky: Option<&StickyOptions>,
         max_in_flight: u32,
+        previous: Option<&EndpointIndex>,
     ) -> Self {
         let entries = snapshot
             .endpoints()
@@ -46,10 +54,14 @@ impl EndpointIndex {
             .map(|e| {
                 e.state().set_max_in_flight(max_in_flight);
                 let sticky_id = sticky_id(e);
+                let pool = previous
+                    .and_then(|p| p.pool_of(e))
+                    .unwrap_or_else(|| Arc::new(ServerPool::new(*e.value())));
                 Entry {
                     authority: authority(*e.value()),
                     sticky_id,
                     cookie: sticky.and_then(|s| cookie_value(s, sticky_id)),
+                    pool,
                 }
             })
             .collect();
@@ -62,6 +74,13 @@ impl EndpointIndex {
             .endpoints()
             .iter()
             .position(|e| Arc::ptr_eq(e.state(), endpoint.state()))
+    }
+
+    /// The pool of `endpoint` in this index, if it is here with the same
+    /// address.
+    fn pool_of(&self, endpoint: &Endpoint<SocketAddr>) -> Option<Arc<ServerPool>> {
+        let entry = self.entries.get(self.position(endpoint)?)?;
+        (entry.pool.addr() == *endpoint.value()).then(|| Arc::clone(&entry.pool))
     }
 
     /// The endpoint a sticky id names.

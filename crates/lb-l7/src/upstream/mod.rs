@@ -20,10 +20,12 @@ use crate::options::{UpstreamOptions, UpstreamProtocol};
 pub(crate) mod budget;
 pub(crate) mod connector;
 pub(crate) mod index;
+pub(crate) mod pool;
 
 use budget::RetryBudget;
 use connector::Connector;
 use index::EndpointIndex;
+use pool::Http1Client;
 
 /// One upstream: its servers (an `lb_balance::Balancer`), how to reach them
 /// and the policies applied on the way.
@@ -36,6 +38,7 @@ pub struct Upstream {
     opts: UpstreamOptions,
     scheme: Scheme,
     client: Client<Connector, SendBody>,
+    http1: Http1Client,
     budget: RetryBudget,
     retries: AtomicU64,
     index: ArcSwap<EndpointIndex>,
@@ -74,11 +77,14 @@ impl Upstream {
             .timer(TokioTimer::new())
             .pool_idle_timeout(opts.pool_idle_timeout)
             .http2_only(opts.protocol == UpstreamProtocol::Http2);
-        let client = builder.build(Connector::new(opts.connect_timeout, opts.tls.as_ref()));
+        let connector = Connector::new(opts.connect_timeout, opts.tls.as_ref());
+        let http1 = Http1Client::new(connector.clone(), opts.pool_idle_timeout);
+        let client = builder.build(connector);
         let index = EndpointIndex::build(
             balancer.snapshot(),
             opts.sticky.as_ref(),
             opts.max_connections_per_server,
+            None,
         );
         Self {
             scheme: if opts.tls.is_some() {
@@ -88,6 +94,7 @@ impl Upstream {
             },
             name,
             client,
+            http1,
             budget: RetryBudget::new(opts.retry.budget),
             retries: AtomicU64::new(0),
             index: ArcSwap::from_pointee(index),
@@ -125,8 +132,14 @@ impl Upstream {
         &self.scheme
     }
 
+    /// hyper-util's client: HTTP/2 upstreams.
     pub(crate) fn client(&self) -> &Client<Connector, SendBody> {
         &self.client
+    }
+
+    /// The pooled HTTP/1.1 client, when the upstream speaks HTTP/1.1.
+    pub(crate) fn http1(&self) -> Option<&Http1Client> {
+        (self.opts.protocol == UpstreamProtocol::Http1).then_some(&self.http1)
     }
 
     pub(crate) fn budget(&self) -> &RetryBudget {
@@ -149,6 +162,7 @@ impl Upstream {
             snapshot,
             self.opts.sticky.as_ref(),
             self.opts.max_connections_per_server,
+            Some(&current),
         ));
         self.index.store(Arc::clone(&fresh));
         fresh

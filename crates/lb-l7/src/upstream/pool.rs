@@ -1,0 +1,185 @@
+//! The HTTP/1.1 keep-alive pool: per server, a stack of idle connections.
+//!
+//! Lean on purpose, because it runs once per request: a checkout is one
+//! uncontended lock per *server* (not per upstream) and a `pop`; the
+//! connection goes back when the response body has ended (the [`Lease`] is
+//! carried by the response body's bookkeeping), so there is no task and no
+//! hashing per request. hyper-util's generic client did all of that and cost
+//! about a sixth of the proxy's instructions per request (see
+//! docs/benchmarks.md). HTTP/2 upstreams still use hyper-util's client,
+//! which multiplexes streams over one connection.
+//!
+//! A connection that was idle longer than `pool_idle_timeout`, or that the
+//! server closed, is dropped at checkout; a request that a stale connection
+//! refused before sending a byte is sent again on the next one (it comes
+//! back from hyper untouched).
+
+use std::future::poll_fn;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use http::{Request, Response};
+use hyper::body::Incoming;
+use hyper::client::conn::http1::{Builder, SendRequest};
+use tokio::time::Instant;
+
+use super::connector::Connector;
+use crate::body::SendBody;
+use crate::error::{BoxError, ConnectError};
+
+/// An idle connection and since when it has been idle.
+struct Idle {
+    sender: SendRequest<SendBody>,
+    since: Instant,
+}
+
+/// The idle connections of one server.
+pub(crate) struct ServerPool {
+    addr: SocketAddr,
+    idle: Mutex<Vec<Idle>>,
+}
+
+impl std::fmt::Debug for ServerPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerPool")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ServerPool {
+    pub(crate) fn new(addr: SocketAddr) -> Self {
+        Self {
+            addr,
+            idle: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The server address the connections go to.
+    pub(crate) fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The most recently used live connection, if any.
+    fn take(&self, max_idle: Duration) -> Option<SendRequest<SendBody>> {
+        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        while let Some(conn) = idle.pop() {
+            if !conn.sender.is_closed() && conn.since.elapsed() <= max_idle {
+                return Some(conn.sender);
+            }
+        }
+        None
+    }
+
+    fn put(&self, sender: SendRequest<SendBody>, max_idle: Duration) {
+        if sender.is_closed() {
+            return;
+        }
+        let now = Instant::now();
+        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        // The oldest is first: sweep only when it has expired.
+        if idle
+            .first()
+            .is_some_and(|c| now.saturating_duration_since(c.since) > max_idle)
+        {
+            idle.retain(|c| now.saturating_duration_since(c.since) <= max_idle);
+        }
+        idle.push(Idle { sender, since: now });
+    }
+
+    /// Idle connections held now.
+    #[cfg(test)]
+    pub(crate) fn idle_len(&self) -> usize {
+        self.idle.lock().unwrap_or_else(PoisonError::into_inner).len()
+    }
+}
+
+/// A connection in use by one request; give it back with
+/// [`release`](Self::release) once the response body has ended.
+pub(crate) struct Lease {
+    sender: SendRequest<SendBody>,
+    pool: Arc<ServerPool>,
+    max_idle: Duration,
+}
+
+impl Lease {
+    /// The response is over and the connection may serve another request.
+    pub(crate) fn release(self) {
+        self.pool.put(self.sender, self.max_idle);
+    }
+}
+
+/// Why a request could not be sent.
+pub(crate) enum SendError {
+    /// No connection could be opened.
+    Connect(ConnectError),
+    /// The connection failed after the request was handed to it.
+    Reset(BoxError),
+}
+
+/// How the upstream opens and configures its HTTP/1.1 connections.
+pub(crate) struct Http1Client {
+    connector: Connector,
+    builder: Builder,
+    max_idle: Duration,
+}
+
+impl Http1Client {
+    pub(crate) fn new(connector: Connector, max_idle: Duration) -> Self {
+        Self {
+            connector,
+            builder: Builder::new(),
+            max_idle,
+        }
+    }
+
+    /// Send `req` to the server of `pool`: over an idle connection if one
+    /// is alive, else over a new one.
+    pub(crate) async fn send(
+        &self,
+        pool: &Arc<ServerPool>,
+        mut req: Request<SendBody>,
+    ) -> Result<(Response<Incoming>, Lease), SendError> {
+        while let Some(mut sender) = pool.take(self.max_idle) {
+            if poll_fn(|cx| sender.poll_ready(cx)).await.is_err() {
+                continue;
+            }
+            match sender.try_send_request(req).await {
+                Ok(resp) => return Ok((resp, self.lease(sender, pool))),
+                Err(mut e) => match e.take_message() {
+                    // Refused before a byte was written: try the next one.
+                    Some(back) => req = back,
+                    None => return Err(SendError::Reset(e.into_error().into())),
+                },
+            }
+        }
+        let io = self
+            .connector
+            .connect(pool.addr())
+            .await
+            .map_err(SendError::Connect)?;
+        let (mut sender, conn) = self
+            .builder
+            .handshake(io)
+            .await
+            .map_err(|e| SendError::Reset(e.into()))?;
+        tokio::spawn(async move {
+            if let Err(error) = conn.with_upgrades().await {
+                tracing::debug!(%error, "server connection ended with an error");
+            }
+        });
+        match sender.try_send_request(req).await {
+            Ok(resp) => Ok((resp, self.lease(sender, pool))),
+            Err(e) => Err(SendError::Reset(e.into_error().into())),
+        }
+    }
+
+    fn lease(&self, sender: SendRequest<SendBody>, pool: &Arc<ServerPool>) -> Lease {
+        Lease {
+            sender,
+            pool: Arc::clone(pool),
+            max_idle: self.max_idle,
+        }
+    }
+}
