@@ -6,7 +6,12 @@
 //! keys on 10 servers of equal weight (64 requests in flight, finishing in
 //! order), whether a key sticks to its server, the share of keys that move
 //! when an 11th server is added and when one of the 10 is removed, and the
-//! time per pick.
+//! time per pick; then the time per pick at 3, 100 and 1000 servers, idle
+//! and loaded.
+//!
+//! Times are the best of several runs, on one thread, so that other
+//! processes on the machine weigh as little as possible; the criterion
+//! bench (`cargo bench -p lb-balance --bench pick`) gives the medians.
 
 use std::collections::VecDeque;
 use std::hint::black_box;
@@ -17,7 +22,8 @@ use lb_balance::{hash, Algorithm, Balancer, Endpoint, InFlight, PickRequest};
 const SERVERS: usize = 10;
 const KEYS: usize = 100_000;
 const IN_FLIGHT: usize = 64;
-const TIMED_PICKS: u64 = 2_000_000;
+const TIMED_PICKS: u64 = 100_000;
+const TIMED_RUNS: usize = 20;
 const SEED: u64 = 42;
 
 fn servers(n: usize) -> Vec<Endpoint<usize>> {
@@ -74,11 +80,12 @@ struct Row {
 
 fn measure(name: &str, algorithm: &Algorithm, keys: &[u64]) -> Row {
     // Spread and stickiness: two passes over the same keys, the second in
-    // another order (by key value: a shuffle) so that no cycle lines up.
+    // a shuffled order (by a scrambled key, not by ring position) so that
+    // no cycle lines up.
     let b = balancer(algorithm, SERVERS);
     let first = run(&b, keys);
     let mut order: Vec<usize> = (0..keys.len()).collect();
-    order.sort_by_key(|&i| keys[i]);
+    order.sort_by_key(|&i| hash::mix64(keys[i]));
     let shuffled: Vec<u64> = order.iter().map(|&i| keys[i]).collect();
     let mut second = vec![0; keys.len()];
     for (&i, s) in order.iter().zip(run(&b, &shuffled)) {
@@ -103,15 +110,21 @@ fn measure(name: &str, algorithm: &Algorithm, keys: &[u64]) -> Row {
     );
 
     // Time per pick on the idle set, keys changing every pick; unseeded,
-    // as in production (per-thread random numbers).
+    // as in production (per-thread random numbers). The best of several
+    // runs, so that other processes on the machine count as little as
+    // possible.
     let b = Balancer::new(algorithm.clone(), servers(SERVERS));
-    let start = Instant::now();
     let mut key = 0u64;
-    for _ in 0..TIMED_PICKS {
-        key = key.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        black_box(b.pick(black_box(&PickRequest::with_key(key))));
-    }
-    let ns = start.elapsed().as_nanos() as f64 / TIMED_PICKS as f64;
+    let ns = (0..TIMED_RUNS)
+        .map(|_| {
+            let start = Instant::now();
+            for _ in 0..TIMED_PICKS {
+                key = key.wrapping_add(0x9e37_79b9_7f4a_7c15);
+                black_box(b.pick(black_box(&PickRequest::with_key(key))));
+            }
+            start.elapsed().as_nanos() as f64 / TIMED_PICKS as f64
+        })
+        .fold(f64::INFINITY, f64::min);
 
     Row {
         name: name.to_owned(),
@@ -130,6 +143,99 @@ fn moved(algorithm: &Algorithm, share: f64) -> String {
         format!("{:.1}%", share * 100.0)
     } else {
         "— (no affinity)".to_owned()
+    }
+}
+
+/// Servers for the timing table: weights 1-3.
+fn weighted_servers(n: usize) -> Vec<Endpoint<usize>> {
+    (0..n)
+        .map(|i| {
+            Endpoint::new(
+                format!("10.{}.{}.{}:8080", i >> 16, (i >> 8) & 255, i & 255),
+                i,
+            )
+            .with_weight(1 + (i % 3) as u32)
+        })
+        .collect()
+}
+
+/// Best-of-runs ns per pick on `n` servers; `loaded` holds one request on
+/// every server and one more on every third.
+fn ns_per_pick(algorithm: &Algorithm, n: usize, loaded: bool) -> f64 {
+    let eps = weighted_servers(n);
+    let _guards: Vec<InFlight> = if loaded {
+        eps.iter()
+            .map(|e| e.state().start())
+            .chain(eps.iter().step_by(3).map(|e| e.state().start()))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let b = Balancer::new(algorithm.clone(), eps);
+    let picks = if n >= 1000 {
+        TIMED_PICKS / 10
+    } else {
+        TIMED_PICKS
+    };
+    let mut key = 0u64;
+    (0..TIMED_RUNS)
+        .map(|_| {
+            let start = Instant::now();
+            for _ in 0..picks {
+                key = key.wrapping_add(0x9e37_79b9_7f4a_7c15);
+                black_box(b.pick(black_box(&PickRequest::with_key(key))));
+            }
+            start.elapsed().as_nanos() as f64 / picks as f64
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
+fn timing_table() {
+    let bounded = |ring: bool| {
+        if ring {
+            Algorithm::ConsistentHash {
+                vnodes: lb_balance::DEFAULT_VNODES,
+                bounded_load: Some(1.25),
+            }
+        } else {
+            Algorithm::Maglev {
+                table_size: lb_balance::DEFAULT_MAGLEV_TABLE_SIZE,
+                bounded_load: Some(1.25),
+            }
+        }
+    };
+    let mut rows: Vec<(String, Algorithm, bool)> = lb_balance::ALGORITHM_NAMES
+        .iter()
+        .filter_map(|n| Some((format!("`{n}`"), n.parse().ok()?, false)))
+        .collect();
+    rows.insert(
+        2,
+        ("`least_conn`, all busy".into(), Algorithm::LeastConn, true),
+    );
+    rows.push((
+        "`consistent_hash` + bounded, idle".into(),
+        bounded(true),
+        false,
+    ));
+    rows.push((
+        "`consistent_hash` + bounded, all busy".into(),
+        bounded(true),
+        true,
+    ));
+    rows.push(("`maglev` + bounded, idle".into(), bounded(false), false));
+    rows.push(("`maglev` + bounded, all busy".into(), bounded(false), true));
+    println!(
+        "\nns per pick (best of {TIMED_RUNS} runs; servers of weights 1-3; \
+         \"all busy\": every server has requests in flight):\n"
+    );
+    println!("| algorithm | 3 servers | 100 servers | 1000 servers |");
+    println!("|---|---:|---:|---:|");
+    for (name, algorithm, loaded) in &rows {
+        let t: Vec<String> = [3, 100, 1000]
+            .iter()
+            .map(|&n| format!("{:.1}", ns_per_pick(algorithm, n, *loaded)))
+            .collect();
+        println!("| {name} | {} |", t.join(" | "));
     }
 }
 
@@ -159,9 +265,9 @@ fn main() {
     println!(
         "{KEYS} requests with distinct keys on {SERVERS} servers of weight 1, \
          {IN_FLIGHT} in flight (finishing in order); a key's 2nd request comes in a \
-         second pass over the keys in another order; moves are measured on idle \
-         servers; ns/pick: mean of {TIMED_PICKS} picks on one thread, \
-         {SERVERS} idle servers.\n"
+         second pass over the keys in a shuffled order; moves are measured on idle \
+         servers; ns/pick: best of {TIMED_RUNS} runs of {TIMED_PICKS} picks on one \
+         thread, {SERVERS} idle servers.\n"
     );
     println!(
         "| algorithm | max/avg | stddev/avg | same server on a key's 2nd request | \
@@ -183,4 +289,5 @@ fn main() {
             r.ns
         );
     }
+    timing_table();
 }

@@ -62,8 +62,12 @@ impl Ring {
             .into_iter()
             .map(|(at, owner)| Point { at, owner })
             .collect();
-        // About one point per bucket.
-        let bits = points.len().max(2).next_power_of_two().trailing_zeros();
+        // About four points (one cache line) per bucket: a small index
+        // that stays in cache, and one more line to read in the ring.
+        let bits = (points.len() / 4)
+            .max(2)
+            .next_power_of_two()
+            .trailing_zeros();
         let shift = 64 - bits;
         let mut first = Vec::with_capacity((1 << bits) + 1);
         let mut p = 0usize;

@@ -39,9 +39,6 @@ pub(crate) fn pick(tier: &Tier, ctx: &Ctx<'_>, alias: &Alias) -> Option<usize> {
     };
     let load = |pos: usize| tier.states[pos].in_flight();
     let (wa, wb) = (u64::from(tier.weights[a]), u64::from(tier.weights[b]));
-    if u64::from(load(a)) * wb <= u64::from(load(b)) * wa {
-        Some(a)
-    } else {
-        Some(b)
-    }
+    let a_wins = usize::from(u64::from(load(a)) * wb <= u64::from(load(b)) * wa);
+    Some(a_wins * a + (1 - a_wins) * b)
 }

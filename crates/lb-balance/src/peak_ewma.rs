@@ -27,12 +27,10 @@ pub(crate) fn pick(tier: &Tier, ctx: &Ctx<'_>, alias: &Alias) -> Option<usize> {
     let (wa, wb) = (f64::from(tier.weights[a]), f64::from(tier.weights[b]));
     // decayed_a / w_a <= decayed_b / w_b, with
     // decayed_a / decayed_b = la / lb × exp((sa - sb) / τ).
-    let dt = (sa.wrapping_sub(sb) as i64) as f64 / EWMA_DECAY_NS;
-    if la * wb * exp(dt) <= lb * wa {
-        Some(a)
-    } else {
-        Some(b)
-    }
+    // (A multiplication: a division here costs a fifth of the pick.)
+    let dt = (sa.wrapping_sub(sb) as i64) as f64 * (1.0 / EWMA_DECAY_NS);
+    let a_wins = usize::from(la * wb * exp(dt) <= lb * wa);
+    Some(a_wins * a + (1 - a_wins) * b)
 }
 
 /// `e^x`, by its Taylor series near 0 (stamps within 100 ms of each other,

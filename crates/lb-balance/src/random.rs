@@ -53,11 +53,9 @@ impl Alias {
         let column = below(bits, n) as usize;
         // The low half of bits × n is uniform too: it decides the coin.
         let coin = below(bits.wrapping_mul(n), self.total);
-        if coin < self.prob[column] {
-            column
-        } else {
-            self.alias[column] as usize
-        }
+        // Branch-free: the coin is a fair one, a branch would mispredict.
+        let keep = usize::from(coin < self.prob[column]);
+        keep * column + (1 - keep) * self.alias[column] as usize
     }
 }
 

@@ -14,7 +14,9 @@ const WY0: u64 = 0xa076_1d64_78bd_642f;
 const WY1: u64 = 0xe703_7ed1_a0b4_28db;
 
 thread_local! {
-    static THREAD_STATE: Cell<u64> = Cell::new(thread_seed());
+    /// 0 until the thread's first draw seeds it (a `const` thread-local
+    /// needs no lazy-initialisation check on every access).
+    static THREAD_STATE: Cell<u64> = const { Cell::new(0) };
 }
 
 /// A seed that differs per thread and per process.
@@ -50,7 +52,11 @@ impl Rng {
     pub(crate) fn next_u64(&self) -> u64 {
         let s = match self {
             Rng::Thread => THREAD_STATE.with(|c| {
-                let s = c.get().wrapping_add(WY0);
+                let mut s = c.get();
+                if s == 0 {
+                    s = thread_seed();
+                }
+                let s = s.wrapping_add(WY0);
                 c.set(s);
                 s
             }),

@@ -77,7 +77,7 @@ proptest! {
             }
         }
         let share = others_moved as f64 / others as f64;
-        prop_assert!(share < 0.02, "{} of the other keys moved", share);
+        prop_assert!(share < 0.01, "{} of the other keys moved", share);
     }
 }
 
