@@ -24,7 +24,9 @@ fn main() -> ExitCode {
         "algorithms" => algorithms(),
         "bench" => bench(&args[1..]),
         "dashboard" => dashboard::run(),
-        other => Err(format!("unknown task {other:?} (expected ci, algorithms, bench, dashboard)")),
+        other => Err(format!(
+            "unknown task {other:?} (expected ci, algorithms, bench, dashboard)"
+        )),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -37,7 +39,10 @@ fn main() -> ExitCode {
 
 /// The workspace root (the parent of this crate's directory).
 pub(crate) fn project_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
 }
 
 fn cargo() -> Command {
@@ -62,7 +67,14 @@ fn ci() -> Result<(), String> {
     fmt.args(["fmt", "--all", "--", "--check"]);
     run(fmt)?;
     let mut clippy = cargo();
-    clippy.args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]);
+    clippy.args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]);
     run(clippy)?;
     let mut test = cargo();
     test.args(["test", "--workspace"]);
@@ -71,7 +83,14 @@ fn ci() -> Result<(), String> {
 
 fn algorithms() -> Result<(), String> {
     let mut cmd = cargo();
-    cmd.args(["run", "--release", "-p", "lb-balance", "--example", "algorithms"]);
+    cmd.args([
+        "run",
+        "--release",
+        "-p",
+        "lb-balance",
+        "--example",
+        "algorithms",
+    ]);
     run(cmd)
 }
 
@@ -82,12 +101,21 @@ fn bench(extra: &[String]) -> Result<(), String> {
     let root = project_root();
     let lbbench = root.join("../shared/bench/lbbench");
     if !lbbench.exists() {
-        return Err(format!("{} not found (the shared bench folder sits beside the repo)", lbbench.display()));
+        return Err(format!(
+            "{} not found (the shared bench folder sits beside the repo)",
+            lbbench.display()
+        ));
     }
-    let target_dir = std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| root.join("target"));
+    let target_dir = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| root.join("target"));
     let bin = target_dir.join("release/lb-server");
     let mut cmd = Command::new(lbbench);
-    cmd.current_dir(&root).arg("--target").arg("nginx,haproxy,lb").arg("--lb-bin").arg(bin);
+    cmd.current_dir(&root)
+        .arg("--target")
+        .arg("nginx,haproxy,lb")
+        .arg("--lb-bin")
+        .arg(bin);
     if extra.is_empty() {
         cmd.args(["--scenario", "all", "--repeat", "3"]);
     } else {
