@@ -18,7 +18,10 @@ pub(crate) struct Activity {
 
 impl Activity {
     pub(crate) fn new(start: Instant) -> Self {
-        Self { start, last_ns: AtomicU64::new(0) }
+        Self {
+            start,
+            last_ns: AtomicU64::new(0),
+        }
     }
 
     pub(crate) fn touch(&self) {

@@ -12,7 +12,10 @@ use lb_health::passive::{FailureKind, Outcome};
 use lb_health::OutlierDetector;
 
 /// Record a successful connect.
-pub(crate) fn success(passive: Option<&OutlierDetector<SocketAddr>>, endpoint: &Endpoint<SocketAddr>) {
+pub(crate) fn success(
+    passive: Option<&OutlierDetector<SocketAddr>>,
+    endpoint: &Endpoint<SocketAddr>,
+) {
     if let Some(detector) = passive {
         detector.observe(endpoint, Outcome::Success);
     }
@@ -20,7 +23,10 @@ pub(crate) fn success(passive: Option<&OutlierDetector<SocketAddr>>, endpoint: &
 
 /// Record a failed connect on the endpoint's counters and in passive
 /// detection (which bumps the same counter itself).
-pub(crate) fn failure(passive: Option<&OutlierDetector<SocketAddr>>, endpoint: &Endpoint<SocketAddr>) {
+pub(crate) fn failure(
+    passive: Option<&OutlierDetector<SocketAddr>>,
+    endpoint: &Endpoint<SocketAddr>,
+) {
     match passive {
         Some(detector) => detector.observe(endpoint, Outcome::Failure(FailureKind::ConnectError)),
         None => endpoint.state().record_failure(),

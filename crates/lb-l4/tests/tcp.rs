@@ -1,4 +1,6 @@
 //! TCP proxying over real loopback sockets.
+// Helper functions outside #[test] fns panic on setup failures by design.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
 
@@ -36,7 +38,10 @@ async fn roundtrip(addr: SocketAddr, data: &[u8]) -> Vec<u8> {
         w.shutdown().await.unwrap();
     });
     let mut out = Vec::new();
-    tokio::time::timeout(GUARD, r.read_to_end(&mut out)).await.unwrap().unwrap();
+    tokio::time::timeout(GUARD, r.read_to_end(&mut out))
+        .await
+        .unwrap()
+        .unwrap();
     writer.await.unwrap();
     out
 }
@@ -49,8 +54,12 @@ async fn echo_through(splice: bool) {
     lb_test_support::trace_init();
     let echo = TcpEcho::start().await;
     let (observer, mut rx) = records();
-    let proxy = TcpProxy::new("t", balancer(Algorithm::RoundRobin, &[echo.addr()]), opts(splice))
-        .with_observer(observer);
+    let proxy = TcpProxy::new(
+        "t",
+        balancer(Algorithm::RoundRobin, &[echo.addr()]),
+        opts(splice),
+    )
+    .with_observer(observer);
     let stats = Arc::clone(proxy.stats());
     let running = serve(proxy).await;
     let data = payload(3 * 1024 * 1024 + 17);
@@ -59,7 +68,10 @@ async fn echo_through(splice: bool) {
     let record = next_record(&mut rx).await;
     assert_eq!(record.server, Some(echo.addr()));
     assert_eq!(record.close, CloseReason::Finished);
-    assert_eq!((record.bytes_up, record.bytes_down), (data.len() as u64, data.len() as u64));
+    assert_eq!(
+        (record.bytes_up, record.bytes_down),
+        (data.len() as u64, data.len() as u64)
+    );
     assert_eq!(stats.bytes_up.load(Relaxed), data.len() as u64);
     assert_eq!(stats.bytes_down.load(Relaxed), data.len() as u64);
     assert_eq!(stats.connections_total.load(Relaxed), 1);
@@ -78,7 +90,11 @@ async fn echo_through_tcp_with_userspace_copy() {
 
 #[tokio::test]
 async fn connections_rotate_round_robin() {
-    let echoes = [TcpEcho::start().await, TcpEcho::start().await, TcpEcho::start().await];
+    let echoes = [
+        TcpEcho::start().await,
+        TcpEcho::start().await,
+        TcpEcho::start().await,
+    ];
     let addrs: Vec<_> = echoes.iter().map(TcpEcho::addr).collect();
     let proxy = TcpProxy::new("t", balancer(Algorithm::RoundRobin, &addrs), opts(true));
     let running = serve(proxy).await;
@@ -116,7 +132,11 @@ async fn drain_then_reply(answer: Vec<u8>) -> (SocketAddr, tokio::task::JoinHand
 async fn half_close(splice: bool) {
     let answer = payload(2 * 1024 * 1024);
     let (server, got) = drain_then_reply(answer.clone()).await;
-    let proxy = TcpProxy::new("t", balancer(Algorithm::RoundRobin, &[server]), opts(splice));
+    let proxy = TcpProxy::new(
+        "t",
+        balancer(Algorithm::RoundRobin, &[server]),
+        opts(splice),
+    );
     let running = serve(proxy).await;
 
     let mut client = TcpStream::connect(running.addr).await.unwrap();
@@ -124,7 +144,10 @@ async fn half_close(splice: bool) {
     client.shutdown().await.unwrap(); // FIN: the server sees EOF...
     let mut reply = Vec::new();
     // ...and the other direction still carries the whole answer.
-    tokio::time::timeout(GUARD, client.read_to_end(&mut reply)).await.unwrap().unwrap();
+    tokio::time::timeout(GUARD, client.read_to_end(&mut reply))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(got.await.unwrap(), b"request");
     assert_eq!(reply.len(), answer.len());
     assert!(reply == answer);
@@ -158,11 +181,46 @@ async fn refused_connect_goes_to_the_next_server() {
         retried += record.retries;
     }
     assert_eq!(echo.connections(), 4);
-    assert!(retried >= 1, "round robin sent some connections to the dead server first");
+    assert!(
+        retried >= 1,
+        "round robin sent some connections to the dead server first"
+    );
     let snapshot = balancer.snapshot();
     let dead_state = snapshot.endpoints()[0].state();
     assert_eq!(dead_state.stats.failures.load(Relaxed), u64::from(retried));
     assert_eq!(dead_state.in_flight(), 0);
+}
+
+#[tokio::test]
+async fn refused_connects_feed_passive_outlier_detection() {
+    let echo = TcpEcho::start().await;
+    let dead = closed_port();
+    let balancer = balancer(Algorithm::RoundRobin, &[dead, echo.addr()]);
+    let mut cfg = lb_health::PassiveConfig::default();
+    cfg.consecutive_failures = 2;
+    cfg.max_ejected_percent = 100;
+    let detector = Arc::new(lb_health::OutlierDetector::new(
+        "up".into(),
+        Arc::clone(&balancer),
+        cfg,
+        lb_health::EventSink::new(),
+    ));
+    let mut o = opts(true);
+    o.retry_attempts = 1;
+    let proxy = TcpProxy::new("t", Arc::clone(&balancer), o).with_passive(detector);
+    let running = serve(proxy).await;
+    for _ in 0..4 {
+        assert_eq!(roundtrip(running.addr, b"hi").await, b"hi");
+    }
+    let snapshot = balancer.snapshot();
+    let (dead_ep, live_ep) = (&snapshot.endpoints()[0], &snapshot.endpoints()[1]);
+    assert_eq!(dead_ep.state().health(), lb_balance::Health::Ejected);
+    assert_eq!(live_ep.state().health(), lb_balance::Health::Healthy);
+    assert_eq!(
+        dead_ep.state().stats.failures.load(Relaxed),
+        2,
+        "counted once per failure"
+    );
 }
 
 #[tokio::test]
@@ -172,11 +230,16 @@ async fn without_retries_a_refused_connect_is_an_error() {
     o.retry_attempts = 0;
     let proxy = TcpProxy::new("t", balancer(Algorithm::RoundRobin, &[dead]), o);
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let client = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
+    let client = TcpStream::connect(listener.local_addr().unwrap())
+        .await
+        .unwrap();
     let (io, peer) = listener.accept().await.unwrap();
     let local = io.local_addr().unwrap();
     let err = proxy.serve_connection(io, peer, local).await.unwrap_err();
-    assert!(matches!(err, L4Error::Connect { server, .. } if server == dead), "{err}");
+    assert!(
+        matches!(err, L4Error::Connect { server, .. } if server == dead),
+        "{err}"
+    );
     assert_eq!(proxy.stats().rejected.load(Relaxed), 1);
     drop(client);
 }
@@ -199,14 +262,26 @@ async fn least_conn_counts_open_connections() {
     c2.read_exact(&mut buf).await.unwrap();
     assert_eq!((a.connections(), b.connections()), (1, 1));
     let snapshot = balancer.snapshot();
-    let in_flight: Vec<u32> = snapshot.endpoints().iter().map(|e| e.state().in_flight()).collect();
+    let in_flight: Vec<u32> = snapshot
+        .endpoints()
+        .iter()
+        .map(|e| e.state().in_flight())
+        .collect();
     assert_eq!(in_flight, [1, 1]);
 
     drop((c1, c2));
     next_record(&mut rx).await;
     next_record(&mut rx).await;
-    let in_flight: Vec<u32> = snapshot.endpoints().iter().map(|e| e.state().in_flight()).collect();
-    assert_eq!(in_flight, [0, 0], "closed connections are no longer counted");
+    let in_flight: Vec<u32> = snapshot
+        .endpoints()
+        .iter()
+        .map(|e| e.state().in_flight())
+        .collect();
+    assert_eq!(
+        in_flight,
+        [0, 0],
+        "closed connections are no longer counted"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -229,7 +304,10 @@ async fn idle_connections_are_closed() {
     let start = tokio::time::Instant::now();
     let record = next_record(&mut rx).await;
     assert_eq!(record.close, CloseReason::IdleTimeout);
-    assert!(start.elapsed() >= Duration::from_secs(9), "closed by the idle timer");
+    assert!(
+        start.elapsed() >= Duration::from_secs(9),
+        "closed by the idle timer"
+    );
     let hold = hold_time();
     let n = client.read(&mut buf).await.unwrap();
     drop(hold);
@@ -253,17 +331,17 @@ async fn max_connections_is_enforced_through_readiness() {
 
     // The tower Service reserves in poll_ready as well.
     let mut svc = proxy.clone();
-    let ready = std::future::poll_fn(|cx| {
-        Poll::Ready(Service::<Req>::poll_ready(&mut svc, cx))
-    })
-    .await;
+    let ready =
+        std::future::poll_fn(|cx| Poll::Ready(Service::<Req>::poll_ready(&mut svc, cx))).await;
     assert!(ready.is_pending(), "no slot while `_second` holds it");
     drop(svc); // its queued acquire would otherwise take the freed slot
     drop(_second);
 
     // Served through the Service interface.
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let mut client = TcpStream::connect(listener.local_addr().unwrap()).await.unwrap();
+    let mut client = TcpStream::connect(listener.local_addr().unwrap())
+        .await
+        .unwrap();
     let (io, peer) = listener.accept().await.unwrap();
     let local = io.local_addr().unwrap();
     let svc = ServiceExt::<Req>::ready(&mut proxy).await.unwrap();

@@ -65,7 +65,9 @@ impl std::str::FromStr for Version {
         match s {
             "v1" | "V1" | "1" => Ok(Version::V1),
             "v2" | "V2" | "2" => Ok(Version::V2),
-            _ => Err(ProxyError::Invalid("unknown PROXY protocol version (expected v1 or v2)")),
+            _ => Err(ProxyError::Invalid(
+                "unknown PROXY protocol version (expected v1 or v2)",
+            )),
         }
     }
 }
@@ -91,13 +93,21 @@ impl ProxyHeader {
     /// A header without addresses (`UNKNOWN` / `LOCAL`).
     #[must_use]
     pub const fn unknown(version: Version) -> Self {
-        Self { version, source: None, destination: None }
+        Self {
+            version,
+            source: None,
+            destination: None,
+        }
     }
 
     /// A header naming a client and the address it connected to.
     #[must_use]
     pub const fn new(version: Version, source: SocketAddr, destination: SocketAddr) -> Self {
-        Self { version, source: Some(source), destination: Some(destination) }
+        Self {
+            version,
+            source: Some(source),
+            destination: Some(destination),
+        }
     }
 }
 
@@ -182,12 +192,14 @@ fn same_family(src: SocketAddr, dst: SocketAddr) -> (SocketAddr, SocketAddr) {
     let src = SocketAddr::new(src.ip().to_canonical(), src.port());
     let dst = SocketAddr::new(dst.ip().to_canonical(), dst.port());
     match (src.ip(), dst.ip()) {
-        (IpAddr::V4(s), IpAddr::V6(_)) => {
-            (SocketAddr::new(IpAddr::V6(s.to_ipv6_mapped()), src.port()), dst)
-        }
-        (IpAddr::V6(_), IpAddr::V4(d)) => {
-            (src, SocketAddr::new(IpAddr::V6(d.to_ipv6_mapped()), dst.port()))
-        }
+        (IpAddr::V4(s), IpAddr::V6(_)) => (
+            SocketAddr::new(IpAddr::V6(s.to_ipv6_mapped()), src.port()),
+            dst,
+        ),
+        (IpAddr::V6(_), IpAddr::V4(d)) => (
+            src,
+            SocketAddr::new(IpAddr::V6(d.to_ipv6_mapped()), dst.port()),
+        ),
         _ => (src, dst),
     }
 }

@@ -17,12 +17,20 @@ pub const V1_MAX_LEN: usize = 107;
 pub(super) fn parse(buf: &[u8]) -> Result<Option<(ProxyHeader, usize)>, ProxyError> {
     let window = &buf[..buf.len().min(V1_MAX_LEN)];
     let Some(end) = window.iter().position(|&b| !is_line_char(b)) else {
-        return if buf.len() >= V1_MAX_LEN { Err(ProxyError::TooLong) } else { Ok(None) };
+        return if buf.len() >= V1_MAX_LEN {
+            Err(ProxyError::TooLong)
+        } else {
+            Ok(None)
+        };
     };
     match window[end] {
         b'\r' => {}
         b'\n' => return Err(ProxyError::Invalid("v1 line ends in LF without CR")),
-        _ => return Err(ProxyError::Invalid("v1 line has a byte that is not printable US-ASCII")),
+        _ => {
+            return Err(ProxyError::Invalid(
+                "v1 line has a byte that is not printable US-ASCII",
+            ))
+        }
     }
     match window.get(end + 1) {
         Some(b'\n') => {}
@@ -50,7 +58,9 @@ fn decode(rest: &[u8]) -> Result<ProxyHeader, ProxyError> {
         return if tail.is_empty() || tail[0] == b' ' {
             Ok(ProxyHeader::unknown(Version::V1))
         } else {
-            Err(ProxyError::Invalid("v1 protocol is not TCP4, TCP6 or UNKNOWN"))
+            Err(ProxyError::Invalid(
+                "v1 protocol is not TCP4, TCP6 or UNKNOWN",
+            ))
         };
     }
     let (v6, fields) = if let Some(f) = rest.strip_prefix(b"TCP4 ") {
@@ -58,10 +68,15 @@ fn decode(rest: &[u8]) -> Result<ProxyHeader, ProxyError> {
     } else if let Some(f) = rest.strip_prefix(b"TCP6 ") {
         (true, f)
     } else {
-        return Err(ProxyError::Invalid("v1 protocol is not TCP4, TCP6 or UNKNOWN"));
+        return Err(ProxyError::Invalid(
+            "v1 protocol is not TCP4, TCP6 or UNKNOWN",
+        ));
     };
     let mut it = fields.split(|&b| b == b' ');
-    let mut next = || it.next().ok_or(ProxyError::Invalid("v1 line has too few fields"));
+    let mut next = || {
+        it.next()
+            .ok_or(ProxyError::Invalid("v1 line has too few fields"))
+    };
     let (src, dst, sport, dport) = (next()?, next()?, next()?, next()?);
     if it.next().is_some() {
         return Err(ProxyError::Invalid("v1 line has too many fields"));
@@ -132,7 +147,17 @@ mod tests {
     fn ports_are_strict() {
         assert_eq!(port(b"0").ok(), Some(0));
         assert_eq!(port(b"65535").ok(), Some(65535));
-        for bad in [&b""[..], b"00", b"0443", b"65536", b"99999", b"123456", b"-1", b"+1", b"1a"] {
+        for bad in [
+            &b""[..],
+            b"00",
+            b"0443",
+            b"65536",
+            b"99999",
+            b"123456",
+            b"-1",
+            b"+1",
+            b"1a",
+        ] {
             assert!(port(bad).is_err(), "{bad:?}");
         }
     }

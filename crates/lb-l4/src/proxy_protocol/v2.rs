@@ -30,7 +30,9 @@ const UNIX_LEN: usize = 216;
 /// Parse a v2 header; `buf` starts with (a prefix of) [`V2_SIGNATURE`].
 pub(super) fn parse(buf: &[u8]) -> Result<Option<(ProxyHeader, usize)>, ProxyError> {
     // Reject a bad version or command as soon as the byte is there.
-    let Some(&ver_cmd) = buf.get(12) else { return Ok(None) };
+    let Some(&ver_cmd) = buf.get(12) else {
+        return Ok(None);
+    };
     if ver_cmd >> 4 != 2 {
         return Err(ProxyError::Invalid("v2 version is not 2"));
     }
@@ -38,18 +40,26 @@ pub(super) fn parse(buf: &[u8]) -> Result<Option<(ProxyHeader, usize)>, ProxyErr
     if command != CMD_LOCAL && command != CMD_PROXY {
         return Err(ProxyError::Invalid("v2 command is neither LOCAL nor PROXY"));
     }
-    let Some(&fam) = buf.get(13) else { return Ok(None) };
+    let Some(&fam) = buf.get(13) else {
+        return Ok(None);
+    };
     let (family, proto) = (fam >> 4, fam & 0x0f);
     // LOCAL ignores the family ("the family which is ignored").
     if command == CMD_PROXY && (family > AF_UNIX || proto > PROTO_DGRAM) {
-        return Err(ProxyError::Invalid("v2 address family or protocol is not assigned"));
+        return Err(ProxyError::Invalid(
+            "v2 address family or protocol is not assigned",
+        ));
     }
-    let (Some(&hi), Some(&lo)) = (buf.get(14), buf.get(15)) else { return Ok(None) };
+    let (Some(&hi), Some(&lo)) = (buf.get(14), buf.get(15)) else {
+        return Ok(None);
+    };
     let total = FIXED + usize::from(u16::from_be_bytes([hi, lo]));
     if total > V2_MAX_LEN {
         return Err(ProxyError::TooLong);
     }
-    let Some(block) = buf.get(FIXED..total) else { return Ok(None) };
+    let Some(block) = buf.get(FIXED..total) else {
+        return Ok(None);
+    };
     if command == CMD_LOCAL || family == AF_UNSPEC || proto == PROTO_UNSPEC {
         // No usable addresses; the block is skipped whole.
         return Ok(Some((ProxyHeader::unknown(Version::V2), total)));
@@ -90,7 +100,11 @@ fn octets16(s: &[u8]) -> [u8; 16] {
 fn addresses(src: IpAddr, dst: IpAddr, ports: &[u8]) -> ProxyHeader {
     let sport = u16::from_be_bytes([ports[0], ports[1]]);
     let dport = u16::from_be_bytes([ports[2], ports[3]]);
-    ProxyHeader::new(Version::V2, SocketAddr::new(src, sport), SocketAddr::new(dst, dport))
+    ProxyHeader::new(
+        Version::V2,
+        SocketAddr::new(src, sport),
+        SocketAddr::new(dst, dport),
+    )
 }
 
 /// Every TLV (type, 16-bit length, value) must fit exactly in the block.
@@ -100,7 +114,9 @@ fn check_tlvs(mut tlvs: &[u8]) -> Result<(), ProxyError> {
             return Err(ProxyError::Invalid("v2 TLV header is cut short"));
         };
         let end = 3 + usize::from(u16::from_be_bytes([hi, lo]));
-        tlvs = tlvs.get(end..).ok_or(ProxyError::Invalid("v2 TLV value overruns the header"))?;
+        tlvs = tlvs
+            .get(end..)
+            .ok_or(ProxyError::Invalid("v2 TLV value overruns the header"))?;
     }
     Ok(())
 }

@@ -44,7 +44,10 @@ pub(crate) async fn connect(
     let mut tried: Vec<u64> = Vec::new();
     let mut error = L4Error::NoServer;
     for attempt in 0..=retries {
-        let Some(endpoint) = balancer.pick(&PickRequest { key, exclude: &tried }) else {
+        let Some(endpoint) = balancer.pick(&PickRequest {
+            key,
+            exclude: &tried,
+        }) else {
             break;
         };
         let server = *endpoint.value();
@@ -56,7 +59,12 @@ pub(crate) async fn connect(
                 passive::success(passive, &endpoint);
                 // Interactive protocols must not wait for Nagle.
                 let _ = stream.set_nodelay(true);
-                return Ok(Connected { stream, server, retries: attempt, _open: open });
+                return Ok(Connected {
+                    stream,
+                    server,
+                    retries: attempt,
+                    _open: open,
+                });
             }
             Err(e) => {
                 tracing::debug!(%server, attempt, error = %e, "connect failed");

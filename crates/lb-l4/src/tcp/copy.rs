@@ -56,14 +56,22 @@ where
     let mut down = Half::new(buf_size, Side::Server, Side::Client);
     poll_fn(|cx| {
         if !up.done {
-            let ctx = Counters { moved: &mut moved.up, live: &stats.bytes_up, activity };
+            let ctx = Counters {
+                moved: &mut moved.up,
+                live: &stats.bytes_up,
+                activity,
+            };
             if let Poll::Ready(r) = up.poll(cx, client, server, ctx) {
                 r?;
                 up.done = true;
             }
         }
         if !down.done {
-            let ctx = Counters { moved: &mut moved.down, live: &stats.bytes_down, activity };
+            let ctx = Counters {
+                moved: &mut moved.down,
+                live: &stats.bytes_down,
+                activity,
+            };
             if let Poll::Ready(r) = down.poll(cx, server, client, ctx) {
                 r?;
                 down.done = true;

@@ -4,6 +4,7 @@
 
 mod connect;
 mod copy;
+mod options;
 mod service;
 #[cfg(target_os = "linux")]
 mod splice;
@@ -13,7 +14,6 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
-use std::time::Duration;
 
 use lb_balance::Balancer;
 use lb_health::OutlierDetector;
@@ -22,6 +22,7 @@ use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
+pub use options::TcpOptions;
 pub use service::{ConnectionPermit, ServeFuture};
 
 use crate::activity::Activity;
@@ -30,51 +31,6 @@ use crate::proxy_protocol;
 use crate::record::{CloseReason, ConnectionObserver, ConnectionRecord};
 use crate::stats::ListenerStats;
 use copy::{CopyError, Side, Transferred};
-
-/// Options of a TCP listener. Build with `TcpOptions::default()` and set the
-/// public fields.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct TcpOptions {
-    /// How long a connect to a server may take before the next server is
-    /// tried. Default 3 s; zero means no limit.
-    pub connect_timeout: Duration,
-    /// A connection with no byte moving either way for this long is closed.
-    /// Default 1 h; zero means never.
-    pub idle_timeout: Duration,
-    /// Extra connect attempts after a failed one, each to a server not tried
-    /// yet for this connection (`retry.attempts`). Default 2.
-    pub retry_attempts: u32,
-    /// Prepend a PROXY protocol header naming the client and the address it
-    /// connected to (`send_proxy_protocol`). Default none.
-    pub send_proxy_protocol: Option<proxy_protocol::Version>,
-    /// At most this many connections at once (`max_connections`); 0 means
-    /// unlimited. Enforced through [`TcpProxy::reserve`] and the tower
-    /// `Service` readiness, so excess connections wait in the backlog.
-    /// Default 0.
-    pub max_connections: usize,
-    /// Use Linux `splice(2)` when both sides are plain `TcpStream`s (or a
-    /// [`Prefixed`](crate::proxy_protocol::Prefixed) one). Ignored elsewhere. Default true: it measured faster
-    /// for bulk transfers, see `docs/benchmarks.md`.
-    pub splice: bool,
-    /// Bytes per direction for the user-space copy, or the pipe size asked
-    /// for with `splice`. Default 64 KiB.
-    pub buffer_size: usize,
-}
-
-impl Default for TcpOptions {
-    fn default() -> Self {
-        Self {
-            connect_timeout: Duration::from_secs(3),
-            idle_timeout: Duration::from_secs(3600),
-            retry_attempts: 2,
-            send_proxy_protocol: None,
-            max_connections: 0,
-            splice: true,
-            buffer_size: 64 * 1024,
-        }
-    }
-}
 
 /// Proxies accepted TCP connections to the servers of one upstream.
 ///
@@ -111,7 +67,10 @@ impl fmt::Debug for TcpProxy {
 
 impl Clone for TcpProxy {
     fn clone(&self) -> Self {
-        Self { inner: Arc::clone(&self.inner), ready: self.ready.fresh() }
+        Self {
+            inner: Arc::clone(&self.inner),
+            ready: self.ready.fresh(),
+        }
     }
 }
 
@@ -122,7 +81,8 @@ impl TcpProxy {
         balancer: Arc<Balancer<SocketAddr>>,
         opts: TcpOptions,
     ) -> Self {
-        let limit = (opts.max_connections > 0).then(|| Arc::new(Semaphore::new(opts.max_connections)));
+        let limit =
+            (opts.max_connections > 0).then(|| Arc::new(Semaphore::new(opts.max_connections)));
         let inner = Inner {
             listener: listener.into(),
             balancer,
@@ -132,7 +92,10 @@ impl TcpProxy {
             passive: None,
             observer: None,
         };
-        Self { inner: Arc::new(inner), ready: service::ReadyState::new(limit) }
+        Self {
+            inner: Arc::new(inner),
+            ready: service::ReadyState::new(limit),
+        }
     }
 
     /// Tell `observer` about every connection when it ends.
@@ -242,7 +205,8 @@ impl TcpProxy {
             proxy_protocol::encode(version, client, local, &mut header);
             if let Err(source) = up.stream.write_all(&header).await {
                 let server = up.server;
-                let mut record = inner.record(client, Some(server), start, CloseReason::ServerError);
+                let mut record =
+                    inner.record(client, Some(server), start, CloseReason::ServerError);
                 record.retries = up.retries;
                 inner.observe(&record);
                 return Err(L4Error::SendProxyHeader { server, source });
@@ -264,12 +228,16 @@ impl TcpProxy {
             },
             () = activity.idle(opts.idle_timeout) => CloseReason::IdleTimeout,
         };
-        let mut record = inner.record(client, Some(up.server), start, close);
+        // Close both sockets and end the server's connection count before
+        // the observer hears of it.
+        let (server, retries) = (up.server, up.retries);
+        drop((io, up));
+        let mut record = inner.record(client, Some(server), start, close);
         record.bytes_up = moved.up;
         record.bytes_down = moved.down;
-        record.retries = up.retries;
+        record.retries = retries;
         tracing::debug!(
-            server = %up.server,
+            %server,
             bytes_up = moved.up,
             bytes_down = moved.down,
             close = %close,
@@ -322,7 +290,7 @@ impl Inner {
         #[cfg(target_os = "linux")]
         if self.opts.splice {
             if let Some(client) = splice::SpliceClient::from_any(io as &mut dyn Any) {
-                match splice::Pipes::new(size) {
+                match splice::Pipes::new(self.opts.pipe_size) {
                     Ok(pipes) => return pipes.run(client, server, moved, stats, activity).await,
                     Err(error) => tracing::debug!(%error, "no pipe for splice, copying instead"),
                 }

@@ -22,7 +22,9 @@ pub struct ConnectionPermit(Option<OwnedSemaphorePermit>);
 
 impl fmt::Debug for ConnectionPermit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("ConnectionPermit").field(&self.0.is_some()).finish()
+        f.debug_tuple("ConnectionPermit")
+            .field(&self.0.is_some())
+            .finish()
     }
 }
 
@@ -44,12 +46,18 @@ pub(super) struct ReadyState {
 
 impl ReadyState {
     pub(super) fn new(limit: Option<Arc<Semaphore>>) -> Self {
-        Self { sem: limit.map(PollSemaphore::new), permit: None }
+        Self {
+            sem: limit.map(PollSemaphore::new),
+            permit: None,
+        }
     }
 
     /// The same limit, without the reserved permit (tower's `Clone` rule).
     pub(super) fn fresh(&self) -> Self {
-        Self { sem: self.sem.clone(), permit: None }
+        Self {
+            sem: self.sem.clone(),
+            permit: None,
+        }
     }
 }
 

@@ -12,7 +12,9 @@ use std::net::Shutdown;
 use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
-use rustix::pipe::{fcntl_setpipe_size, pipe_with, splice, PipeFlags, SpliceFlags};
+use rustix::pipe::{
+    fcntl_getpipe_size, fcntl_setpipe_size, pipe_with, splice, PipeFlags, SpliceFlags,
+};
 use tokio::io::Interest;
 use tokio::net::TcpStream;
 
@@ -21,7 +23,7 @@ use crate::activity::Activity;
 use crate::proxy_protocol::Prefixed;
 use crate::stats::ListenerStats;
 
-/// A pipe; asks the kernel for `size` bytes of capacity.
+/// A pipe of `size` bytes of capacity.
 struct Pipe {
     read: OwnedFd,
     write: OwnedFd,
@@ -29,13 +31,27 @@ struct Pipe {
 }
 
 impl Pipe {
+    /// Fails if the kernel will not give the pipe `size` bytes (or at least
+    /// the 64 KiB default): past `/proc/sys/fs/pipe-user-pages-soft`, an
+    /// unprivileged user's new pipes shrink to a page or two, and splicing a
+    /// page at a time loses to the user-space copy.
     fn new(size: usize) -> io::Result<Self> {
         let (read, write) = pipe_with(PipeFlags::CLOEXEC | PipeFlags::NONBLOCK)?;
-        // The default (64 KiB) stays if the limit forbids a larger one.
-        let size = fcntl_setpipe_size(&write, size).unwrap_or(64 * 1024);
+        let size = match fcntl_setpipe_size(&write, size) {
+            Ok(n) => n,
+            Err(_) => fcntl_getpipe_size(&write)?,
+        };
+        if size < MIN_PIPE {
+            return Err(io::Error::other(
+                "pipe capacity limited (pipe-user-pages-soft)",
+            ));
+        }
         Ok(Self { read, write, size })
     }
 }
+
+/// Below this capacity a pipe is not worth splicing through.
+const MIN_PIPE: usize = 64 * 1024;
 
 /// A client stream the splice path can take.
 pub(crate) enum SpliceClient<'a> {
@@ -50,7 +66,8 @@ impl<'a> SpliceClient<'a> {
         if io.is::<TcpStream>() {
             return io.downcast_ref::<TcpStream>().map(SpliceClient::Plain);
         }
-        io.downcast_mut::<Prefixed<TcpStream>>().map(SpliceClient::Prefixed)
+        io.downcast_mut::<Prefixed<TcpStream>>()
+            .map(SpliceClient::Prefixed)
     }
 }
 
@@ -61,10 +78,15 @@ pub(crate) struct Pipes {
 }
 
 impl Pipes {
-    /// Fails (and the caller copies in user space) if no pipe can be made,
-    /// e.g. when out of file descriptors.
+    /// Two pipes of `size` bytes (at least 64 KiB). Fails, and the caller
+    /// copies in user space, if they cannot be made at that size or at all
+    /// (out of file descriptors).
     pub(crate) fn new(size: usize) -> io::Result<Self> {
-        Ok(Self { up: Pipe::new(size)?, down: Pipe::new(size)? })
+        let size = size.max(MIN_PIPE);
+        Ok(Self {
+            up: Pipe::new(size)?,
+            down: Pipe::new(size)?,
+        })
     }
 
     /// Copy `client` ⇄ `server` with `splice(2)` until both reached
@@ -82,7 +104,12 @@ impl Pipes {
             SpliceClient::Prefixed(p) => {
                 let prefix = p.take_prefix();
                 if !prefix.is_empty() {
-                    write_all(server, &prefix).await.map_err(|error| CopyError { side: Side::Server, error })?;
+                    write_all(server, &prefix)
+                        .await
+                        .map_err(|error| CopyError {
+                            side: Side::Server,
+                            error,
+                        })?;
                     moved.up += prefix.len() as u64;
                     stats.bytes_up.fetch_add(prefix.len() as u64, Relaxed);
                     activity.touch();
@@ -141,9 +168,19 @@ impl Direction<'_> {
         loop {
             // Fill the (empty) pipe from the source.
             let n = loop {
-                self.src.readable().await.map_err(|error| CopyError { side: rs, error })?;
+                self.src
+                    .readable()
+                    .await
+                    .map_err(|error| CopyError { side: rs, error })?;
                 let r = self.src.try_io(Interest::READABLE, || {
-                    Ok(splice(self.src, None, &self.pipe.write, None, self.pipe.size, flags)?)
+                    Ok(splice(
+                        self.src,
+                        None,
+                        &self.pipe.write,
+                        None,
+                        self.pipe.size,
+                        flags,
+                    )?)
                 });
                 match r {
                     Ok(n) => break n,
@@ -161,7 +198,10 @@ impl Direction<'_> {
             // Drain it into the destination.
             let mut left = n;
             while left > 0 {
-                self.dst.writable().await.map_err(|error| CopyError { side: ws, error })?;
+                self.dst
+                    .writable()
+                    .await
+                    .map_err(|error| CopyError { side: ws, error })?;
                 let r = self.dst.try_io(Interest::WRITABLE, || {
                     Ok(splice(&self.pipe.read, None, self.dst, None, left, flags)?)
                 });

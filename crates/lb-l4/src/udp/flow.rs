@@ -90,7 +90,11 @@ impl Flow {
     /// buffer drops the datagram (counted), as the network would.
     pub(super) async fn send_up(&self, data: &[u8], first: bool, stats: &ListenerStats) {
         // A new socket's writability is not known to the reactor yet.
-        let sent = if first { self.upstream.send(data).await } else { self.upstream.try_send(data) };
+        let sent = if first {
+            self.upstream.send(data).await
+        } else {
+            self.upstream.try_send(data)
+        };
         match sent {
             Ok(n) => {
                 self.shared.bytes_up.fetch_add(n as u64, Relaxed);
@@ -121,7 +125,7 @@ pub(super) struct FlowTask {
     pub(super) shared: Arc<FlowShared>,
     pub(super) endpoint: Endpoint<SocketAddr>,
     /// Counts the flow on its endpoint until the task ends.
-    pub(super) _open: OpenConnection,
+    pub(super) open: OpenConnection,
     pub(super) session_timeout: Duration,
     pub(super) stats: Arc<ListenerStats>,
     pub(super) observer: Option<Arc<dyn ConnectionObserver>>,
@@ -145,6 +149,8 @@ impl FlowTask {
         } else if bytes_down > 0 {
             crate::passive::success(passive, &self.endpoint);
         }
+        // The flow no longer counts on its server when the observer hears of it.
+        drop(self.open);
         tracing::debug!(client = %self.client, server = %self.server, close = %close, "udp flow closed");
         if let Some(observer) = &self.observer {
             observer.on_connection(&ConnectionRecord {

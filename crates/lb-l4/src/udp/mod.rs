@@ -43,7 +43,10 @@ pub struct UdpOptions {
 
 impl Default for UdpOptions {
     fn default() -> Self {
-        Self { session_timeout: Duration::from_secs(30), max_flows: 10_000 }
+        Self {
+            session_timeout: Duration::from_secs(30),
+            max_flows: 10_000,
+        }
     }
 }
 
@@ -156,7 +159,12 @@ impl UdpProxy {
                 continue;
             }
             next_id += 1;
-            let ctx = NewFlow { socket: &socket, epoch, ended: &ended_tx, shutdown: &shutdown };
+            let ctx = NewFlow {
+                socket: &socket,
+                epoch,
+                ended: &ended_tx,
+                shutdown: &shutdown,
+            };
             let Some(flow) = self.open_flow(client, next_id, ctx).await else {
                 self.stats.rejected.fetch_add(1, Relaxed);
                 continue;
@@ -171,7 +179,10 @@ impl UdpProxy {
 
     /// Pick a server for a new client and start its flow.
     async fn open_flow(&self, client: SocketAddr, id: u64, ctx: NewFlow<'_>) -> Option<Flow> {
-        let req = PickRequest { key: Some(hash_ip(client.ip())), exclude: &[] };
+        let req = PickRequest {
+            key: Some(hash_ip(client.ip())),
+            exclude: &[],
+        };
         let Some(endpoint) = self.balancer.pick(&req) else {
             tracing::debug!(%client, "no server available, datagram dropped");
             return None;
@@ -197,7 +208,7 @@ impl UdpProxy {
             upstream: Arc::clone(&upstream),
             shared: Arc::clone(&shared),
             endpoint,
-            _open: open,
+            open,
             session_timeout: self.opts.session_timeout,
             stats: Arc::clone(&self.stats),
             observer: self.observer.clone(),
@@ -208,7 +219,12 @@ impl UdpProxy {
         };
         tracing::debug!(%client, %server, "udp flow opened");
         tokio::spawn(task.run());
-        Some(Flow { id, upstream, shared, cancel })
+        Some(Flow {
+            id,
+            upstream,
+            shared,
+            cancel,
+        })
     }
 }
 

@@ -1,5 +1,5 @@
 //! Helpers shared by this crate's integration tests (real sockets only).
-#![allow(dead_code, unreachable_pub)]
+#![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -16,8 +16,11 @@ pub const GUARD: Duration = Duration::from_secs(20);
 
 /// A balancer over `addrs`, ids `"s0"`, `"s1"`, ...
 pub fn balancer(algorithm: Algorithm, addrs: &[SocketAddr]) -> Arc<Balancer<SocketAddr>> {
-    let endpoints =
-        addrs.iter().enumerate().map(|(i, a)| Endpoint::new(format!("s{i}"), *a)).collect();
+    let endpoints = addrs
+        .iter()
+        .enumerate()
+        .map(|(i, a)| Endpoint::new(format!("s{i}"), *a))
+        .collect();
     Arc::new(Balancer::new(algorithm, endpoints))
 }
 
@@ -44,7 +47,9 @@ pub async fn serve(proxy: TcpProxy) -> Running {
     let addr = listener.local_addr().unwrap();
     let task = tokio::spawn(async move {
         loop {
-            let Ok((io, client)) = listener.accept().await else { continue };
+            let Ok((io, client)) = listener.accept().await else {
+                continue;
+            };
             let local = io.local_addr().unwrap();
             let proxy = proxy.clone();
             tokio::spawn(async move {
@@ -56,7 +61,10 @@ pub async fn serve(proxy: TcpProxy) -> Running {
 }
 
 /// An observer sending each record down a channel.
-pub fn records() -> (Arc<dyn ConnectionObserver>, mpsc::UnboundedReceiver<ConnectionRecord>) {
+pub fn records() -> (
+    Arc<dyn ConnectionObserver>,
+    mpsc::UnboundedReceiver<ConnectionRecord>,
+) {
     let (tx, rx) = mpsc::unbounded_channel();
     let observer = move |r: &ConnectionRecord| {
         let _ = tx.send(r.clone());
@@ -66,7 +74,10 @@ pub fn records() -> (Arc<dyn ConnectionObserver>, mpsc::UnboundedReceiver<Connec
 
 /// The next record, with a hang guard.
 pub async fn next_record(rx: &mut mpsc::UnboundedReceiver<ConnectionRecord>) -> ConnectionRecord {
-    tokio::time::timeout(GUARD, rx.recv()).await.expect("record in time").expect("observer alive")
+    tokio::time::timeout(GUARD, rx.recv())
+        .await
+        .expect("record in time")
+        .expect("observer alive")
 }
 
 /// While alive, keeps a paused current-thread runtime from auto-advancing
