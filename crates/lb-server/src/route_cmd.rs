@@ -293,8 +293,10 @@ mod tests {
         assert_eq!(req.port, 80);
         assert_eq!(req.host.as_deref(), Some("example.com"));
         assert_eq!(req.headers["x-canary"], "true");
-        assert_eq!(key::cookie(&req.headers, "b"), Some(&b"2"[..]));
-        assert_eq!(key::query(req.uri.query().unwrap(), "u"), Some(&b"7"[..]));
+        let cookie = lb_l7::HashKey::Cookie("b".into());
+        assert_eq!(cookie.bytes(&req.headers, &req.uri), Some(&b"2"[..]));
+        let query = lb_l7::HashKey::Query("u".into());
+        assert_eq!(query.bytes(&req.headers, &req.uri), Some(&b"7"[..]));
         let req = parse_request("POST", "https://example.com:8443/", &[]).unwrap();
         assert_eq!(req.port, 8443);
         assert!(parse_request("GET", "example.com/x", &[]).is_err());

@@ -3,8 +3,9 @@
 
 use std::net::IpAddr;
 
-use http::header::COOKIE;
+use http::header::{HeaderValue, COOKIE};
 use http::request::Parts;
+use http::{HeaderMap, Uri};
 use lb_balance::hash::{hash_ip, hash_key};
 
 use crate::options::HashKey;
@@ -12,18 +13,17 @@ use crate::options::HashKey;
 /// The hash of the request's key, or `None` when the request lacks it (the
 /// hash algorithms then fall back to round robin).
 pub(crate) fn hash_of(key: &HashKey, req: &Parts, client: IpAddr) -> Option<u64> {
-    match key {
-        HashKey::ClientIp => Some(hash_ip(client)),
-        HashKey::Header(name) => req.headers.get(name).map(|v| hash_key(v.as_bytes())),
-        HashKey::Cookie(name) => cookie(req, name).map(hash_key),
-        HashKey::Query(name) => query(req.uri.query()?, name).map(hash_key),
-        HashKey::Path => Some(hash_key(req.uri.path().as_bytes())),
-    }
+    key.hash(&req.headers, &req.uri, client)
 }
 
 /// The value of cookie `name` (the first one if repeated).
 pub(crate) fn cookie<'a>(req: &'a Parts, name: &str) -> Option<&'a [u8]> {
-    req.headers.get_all(COOKIE).iter().find_map(|line| {
+    cookie_in(&req.headers, name)
+}
+
+/// The value of cookie `name` in `headers` (the first one if repeated).
+pub(crate) fn cookie_in<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a [u8]> {
+    headers.get_all(COOKIE).iter().find_map(|line| {
         line.as_bytes().split(|&b| b == b';').find_map(|pair| {
             let pair = pair.trim_ascii();
             let eq = pair.iter().position(|&b| b == b'=')?;
@@ -38,6 +38,35 @@ pub(crate) fn query<'a>(query: &'a str, name: &str) -> Option<&'a [u8]> {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
         (k == name).then_some(v.as_bytes())
     })
+}
+
+impl HashKey {
+    /// The bytes this key takes from a request: a header value, a cookie,
+    /// a raw query parameter or the path. `None` for [`HashKey::ClientIp`]
+    /// (the address is hashed, see [`hash`](Self::hash)) and when the request
+    /// lacks the key.
+    #[must_use]
+    pub fn bytes<'a>(&self, headers: &'a HeaderMap, uri: &'a Uri) -> Option<&'a [u8]> {
+        match self {
+            HashKey::ClientIp => None,
+            HashKey::Header(name) => headers.get(name).map(HeaderValue::as_bytes),
+            HashKey::Cookie(name) => cookie_in(headers, name),
+            HashKey::Query(name) => query(uri.query()?, name),
+            HashKey::Path => Some(uri.path().as_bytes()),
+        }
+    }
+
+    /// The request's hash key as the proxy computes it (see
+    /// `docs/algorithms.md`): [`hash_ip`] of the client for `ClientIp`, else
+    /// [`hash_key`] of [`bytes`](Self::bytes); `None` when the request lacks
+    /// the key (hash algorithms then fall back to round robin).
+    #[must_use]
+    pub fn hash(&self, headers: &HeaderMap, uri: &Uri, client: IpAddr) -> Option<u64> {
+        match self {
+            HashKey::ClientIp => Some(hash_ip(client)),
+            _ => self.bytes(headers, uri).map(hash_key),
+        }
+    }
 }
 
 /// Parse a sticky id as written in the cookie (16 hex digits).
