@@ -240,14 +240,18 @@ impl Acceptor {
                 kill: self.kill.clone(),
             };
             let span = debug_span!("accept", listener = %self.name, client.addr = %peer, server.addr = %self.local);
-            self.env.tracker.spawn(
-                async move {
-                    let _permit = permit;
-                    let _counted = counted;
-                    conn.serve(stream, service).await;
-                }
-                .instrument(span),
-            );
+            let task = async move {
+                let _permit = permit;
+                let _counted = counted;
+                conn.serve(stream, service).await;
+            };
+            // Entering a disabled span on every poll of the connection is
+            // not free: instrument only when debug logging is on.
+            if span.is_disabled() {
+                self.env.tracker.spawn(task);
+            } else {
+                self.env.tracker.spawn(task.instrument(span));
+            }
         }
         debug!("stopped accepting");
     }
@@ -263,17 +267,19 @@ struct Connection {
 
 impl Connection {
     async fn serve(self, stream: TcpStream, service: Arc<Service>) {
-        let serve = crate::serve::serve(
+        // Pinned where it is built, so that it is never moved (copied).
+        let serve = std::pin::pin!(crate::serve::serve(
             &service,
             stream,
             self.peer,
             self.local,
             self.proxy_protocol,
             self.drain.clone(),
-        );
-        tokio::select! {
-            () = serve => debug!("connection closed"),
-            () = self.kill.cancelled() => debug!("connection dropped at the end of the drain period"),
+        ));
+        if crate::killable::until_killed(serve, &self.kill).await {
+            debug!("connection closed");
+        } else {
+            debug!("connection dropped at the end of the drain period");
         }
     }
 }

@@ -15,6 +15,7 @@ mod cli;
 mod demo;
 mod demo_backend;
 mod dns;
+mod killable;
 mod listeners;
 mod logging;
 mod metrics;
@@ -95,11 +96,21 @@ fn block_on(
     workers: usize,
     fut: impl std::future::Future<Output = Result<(), Failure>>,
 ) -> ExitCode {
-    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    // One worker: a current-thread runtime on the main thread. It serves
+    // the same tasks without the work-stealing scheduler's bookkeeping (an
+    // atomic handoff per wake-up) and without a second thread; the
+    // benchmark's CPU per request fell by a few percent with it
+    // (docs/benchmarks.md). More workers: the multi-thread runtime.
+    let mut builder = if workers == 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        if workers > 0 {
+            b.worker_threads(workers);
+        }
+        b
+    };
     builder.enable_all().thread_name("lb-worker");
-    if workers > 0 {
-        builder.worker_threads(workers);
-    }
     let runtime = match builder.build() {
         Ok(rt) => rt,
         Err(e) => {

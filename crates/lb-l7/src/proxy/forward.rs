@@ -104,7 +104,8 @@ impl Forward<'_> {
         // Counted only when there is a body to count (no allocation else).
         let bytes_in = match done.record.as_mut() {
             Some(r) if has_body => Some(Arc::clone(
-                r.bytes_in.get_or_insert_with(|| Arc::new(AtomicU64::new(0))),
+                r.bytes_in
+                    .get_or_insert_with(|| Arc::new(AtomicU64::new(0))),
             )),
             _ => None,
         };
@@ -269,13 +270,10 @@ impl Forward<'_> {
             match (self.up.http1(), pool) {
                 (Some(client), Some(pool)) => match client.send(pool, req).await {
                     Ok((resp, lease)) => Ok((resp, Some(lease))),
-                    Err(SendError::Connect(e)) => Err((
-                        TryFailure::Connect,
-                        ProxyError::Unreachable(Box::new(e)),
-                    )),
-                    Err(SendError::Reset(e)) => {
-                        Err((TryFailure::Reset, ProxyError::Reset(e)))
+                    Err(SendError::Connect(e)) => {
+                        Err((TryFailure::Connect, ProxyError::Unreachable(Box::new(e))))
                     }
+                    Err(SendError::Reset(e)) => Err((TryFailure::Reset, ProxyError::Reset(e))),
                 },
                 _ => match self.up.client().request(req).await {
                     Ok(resp) => Ok((resp, None)),

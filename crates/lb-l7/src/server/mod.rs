@@ -20,9 +20,11 @@ use crate::options::ListenerOptions;
 use crate::routing::Routing;
 
 mod service;
+mod stop;
 mod timeout;
 
 use service::ConnService;
+use stop::Stop;
 pub(crate) use timeout::ConnState;
 use timeout::TimedIo;
 
@@ -167,7 +169,12 @@ impl HttpListener {
             client.addr = %info.client,
             server.addr = %info.local
         );
-        self.serve_inner(io, info, shutdown).instrument(span).await;
+        if span.is_disabled() {
+            // Entering a disabled span on every poll is not free.
+            self.serve_inner(io, info, shutdown).await;
+        } else {
+            self.serve_inner(io, info, shutdown).instrument(span).await;
+        }
     }
 
     async fn serve_inner<I>(self: &Arc<Self>, io: I, info: ConnInfo, shutdown: CancellationToken)
@@ -212,15 +219,15 @@ impl HttpListener {
     {
         let svc = ConnService::new(Arc::clone(self), info, tls, Arc::clone(&state));
         let io = TokioIo::new(TimedIo::new(io, Arc::clone(&state)));
-        let conn = self.builder.serve_connection_with_upgrades(io, svc);
-        tokio::pin!(conn);
+        // Pinned where they are built: `tokio::pin!` on a local moves it
+        // into a second slot of this future, and hyper's connection is
+        // several KiB held for as long as the connection is open.
+        let mut conn = std::pin::pin!(self.builder.serve_connection_with_upgrades(io, svc));
+        let stop = std::pin::pin!(Stop::new(shutdown.cancelled(), state.idle_expired()));
         let res = tokio::select! {
+            biased;
             res = conn.as_mut() => res,
-            () = shutdown.cancelled() => {
-                conn.as_mut().graceful_shutdown();
-                conn.await
-            }
-            () = state.idle_expired() => {
+            () = stop => {
                 conn.as_mut().graceful_shutdown();
                 conn.await
             }

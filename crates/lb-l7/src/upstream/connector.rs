@@ -69,7 +69,10 @@ impl tower_service::Service<Uri> for Connector {
 impl Connector {
     /// Open a connection to `addr`: TCP (`TCP_NODELAY`), then TLS if the
     /// upstream has it, all within the connect timeout.
-    pub(crate) async fn connect(&self, addr: SocketAddr) -> Result<TokioIo<ServerStream>, ConnectError> {
+    pub(crate) async fn connect(
+        &self,
+        addr: SocketAddr,
+    ) -> Result<TokioIo<ServerStream>, ConnectError> {
         let tls = self.tls.clone();
         let connect = async move {
             let tcp = TcpStream::connect(addr).await.map_err(ConnectError::Tcp)?;

@@ -91,7 +91,10 @@ impl ServerPool {
     /// Idle connections held now.
     #[cfg(test)]
     pub(crate) fn idle_len(&self) -> usize {
-        self.idle.lock().unwrap_or_else(PoisonError::into_inner).len()
+        self.idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
     }
 }
 
@@ -111,6 +114,7 @@ impl Lease {
 }
 
 /// Why a request could not be sent.
+#[derive(Debug)]
 pub(crate) enum SendError {
     /// No connection could be opened.
     Connect(ConnectError),
@@ -154,6 +158,18 @@ impl Http1Client {
                 },
             }
         }
+        // Boxed: connecting (TCP, TLS, handshake) is the rare path, and its
+        // future is large; inline, it would be copied with every request's
+        // future.
+        Box::pin(self.send_on_new(pool, req)).await
+    }
+
+    /// [`send`](Self::send) over a new connection.
+    async fn send_on_new(
+        &self,
+        pool: &Arc<ServerPool>,
+        req: Request<SendBody>,
+    ) -> Result<(Response<Incoming>, Lease), SendError> {
         let io = self
             .connector
             .connect(pool.addr())
@@ -181,5 +197,76 @@ impl Http1Client {
             pool: Arc::clone(pool),
             max_idle: self.max_idle,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+    use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+
+    use bytes::Bytes;
+    use http_body_util::{BodyExt, Full};
+    use hyper_util::rt::TokioIo;
+    use tokio::net::TcpListener;
+
+    use super::*;
+
+    /// A backend answering "hi" (closing after each answer if `close`),
+    /// and a count of the connections it accepted.
+    async fn backend(close: bool) -> (SocketAddr, Arc<AtomicUsize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let count = Arc::clone(&accepted);
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                count.fetch_add(1, SeqCst);
+                let svc = hyper::service::service_fn(move |_req| async move {
+                    let mut resp = Response::new(Full::new(Bytes::from("hi")));
+                    if close {
+                        resp.headers_mut()
+                            .insert(http::header::CONNECTION, "close".parse().unwrap());
+                    }
+                    Ok::<_, Infallible>(resp)
+                });
+                tokio::spawn(
+                    hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), svc),
+                );
+            }
+        });
+        (addr, accepted)
+    }
+
+    async fn get_three(close: bool) -> (usize, usize) {
+        let (addr, accepted) = backend(close).await;
+        let client = Http1Client::new(
+            Connector::new(Duration::from_secs(5), None),
+            Duration::from_secs(60),
+        );
+        let pool = Arc::new(ServerPool::new(addr));
+        for _ in 0..3 {
+            let req = Request::get("/")
+                .header("host", "example.com")
+                .body(SendBody::empty())
+                .unwrap();
+            let (resp, lease) = client.send(&pool, req).await.unwrap();
+            let body = resp.into_body().collect().await.unwrap().to_bytes();
+            assert_eq!(body, "hi");
+            lease.release();
+        }
+        (accepted.load(SeqCst), pool.idle_len())
+    }
+
+    #[tokio::test]
+    async fn a_released_connection_serves_the_next_request() {
+        assert_eq!(get_three(false).await, (1, 1));
+    }
+
+    #[tokio::test]
+    async fn a_connection_the_server_closes_is_not_reused() {
+        let (accepted, _) = get_three(true).await;
+        assert_eq!(accepted, 3);
     }
 }

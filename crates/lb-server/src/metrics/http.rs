@@ -4,10 +4,13 @@
 //! server, code)` combination is hashed (no allocation) and looked up in an
 //! `arc-swap` snapshot of resolved handles. Only the first request of a new
 //! combination builds label strings and publishes a new snapshot.
+//!
+//! The combination is hashed with [`FxHasher`] (a multiply-rotate hash, the
+//! one rustc uses): the keys are our own label values, not attacker-chosen,
+//! and SipHash over them cost about as much as the rest of `record`.
 
-use std::collections::hash_map::RandomState;
 use std::collections::HashMap;
-use std::hash::BuildHasher;
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -53,7 +56,63 @@ impl Entry {
     }
 }
 
-type Cache = HashMap<u64, Vec<Arc<Entry>>>;
+/// A fast non-cryptographic hasher (FxHash): 8 bytes per multiply.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct FxHasher(u64);
+
+impl FxHasher {
+    const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(Self::K);
+    }
+}
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(c);
+            self.add(u64::from_le_bytes(w));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut w = [0u8; 8];
+            w[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(w));
+        }
+    }
+
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+
+    fn write_u16(&mut self, i: u16) {
+        self.add(u64::from(i));
+    }
+
+    fn write_u32(&mut self, i: u32) {
+        self.add(u64::from(i));
+    }
+
+    fn write_u64(&mut self, i: u64) {
+        self.add(i);
+    }
+
+    fn write_usize(&mut self, i: usize) {
+        self.add(i as u64);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type Fx = BuildHasherDefault<FxHasher>;
+
+/// Keyed by the combination's hash (already well mixed).
+type Cache = HashMap<u64, Vec<Arc<Entry>>, Fx>;
 
 /// Request metrics of one listener: `lb_requests_total`,
 /// `lb_request_duration_seconds` and `lb_bytes_total`.
@@ -61,7 +120,7 @@ type Cache = HashMap<u64, Vec<Arc<Entry>>>;
 pub(crate) struct HttpMetrics {
     families: Families,
     listener: ListenerMetrics,
-    hasher: RandomState,
+    hasher: Fx,
     cache: ArcSwap<Cache>,
 }
 
@@ -70,8 +129,8 @@ impl HttpMetrics {
         Self {
             families: families.clone(),
             listener,
-            hasher: RandomState::new(),
-            cache: ArcSwap::from_pointee(Cache::new()),
+            hasher: Fx::default(),
+            cache: ArcSwap::from_pointee(Cache::default()),
         }
     }
 
