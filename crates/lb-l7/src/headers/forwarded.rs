@@ -60,7 +60,7 @@ pub struct Forwarded {
 pub fn apply_forwarded(headers: &mut HeaderMap, f: &Forwarded) {
     let mut ip = IpText::new();
     // An IP address always fits (at most 45 bytes); on the impossible failure write nothing.
-    if write!(ip, "{}", f.client_ip.to_canonical()).is_ok() {
+    if ip.write_ip(f.client_ip.to_canonical()).is_ok() {
         if let Ok(real_ip) = HeaderValue::from_bytes(ip.as_bytes()) {
             let xff = appended_xff(headers, ip.as_bytes()).unwrap_or_else(|| real_ip.clone());
             headers.insert(X_FORWARDED_FOR.clone(), xff);
@@ -126,6 +126,36 @@ impl IpText {
     fn as_bytes(&self) -> &[u8] {
         &self.buf[..self.len]
     }
+
+    /// Writes `ip`: IPv4 digit by digit (the common case, per request: `core::fmt` cost more
+    /// than the rest of the forwarding headers together), IPv6 through `Display`.
+    fn write_ip(&mut self, ip: IpAddr) -> fmt::Result {
+        match ip {
+            IpAddr::V4(v4) => {
+                for (i, octet) in v4.octets().into_iter().enumerate() {
+                    if i > 0 {
+                        self.push(b'.')?;
+                    }
+                    if octet >= 100 {
+                        self.push(b'0' + octet / 100)?;
+                    }
+                    if octet >= 10 {
+                        self.push(b'0' + octet / 10 % 10)?;
+                    }
+                    self.push(b'0' + octet % 10)?;
+                }
+                Ok(())
+            }
+            IpAddr::V6(v6) => write!(self, "{v6}"),
+        }
+    }
+
+    fn push(&mut self, byte: u8) -> fmt::Result {
+        let slot = self.buf.get_mut(self.len).ok_or(fmt::Error)?;
+        *slot = byte;
+        self.len += 1;
+        Ok(())
+    }
 }
 
 impl fmt::Write for IpText {
@@ -177,5 +207,21 @@ mod tests {
             },
         );
         assert!(!h.contains_key(&X_FORWARDED_PROTO));
+    }
+
+    #[test]
+    fn ipv4_text_matches_display() {
+        for ip in [
+            "0.0.0.0",
+            "1.2.3.4",
+            "10.20.30.40",
+            "100.200.255.9",
+            "255.255.255.255",
+        ] {
+            let ip: IpAddr = ip.parse().unwrap();
+            let mut text = IpText::new();
+            text.write_ip(ip).unwrap();
+            assert_eq!(text.as_bytes(), ip.to_string().as_bytes());
+        }
     }
 }

@@ -37,6 +37,11 @@ const INLINE_CONNECTION_LINES: usize = 4;
 /// assert_eq!(h["x-kept"], "1");
 /// ```
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    // Most messages carry none of these: one pass over the names (cheap comparisons of
+    // standard-header tags) spares the seven hashed removals below.
+    if !headers.keys().any(is_hop_by_hop) {
+        return;
+    }
     // Before `Connection` is processed: senders of `TE` must also name it in `Connection`.
     let trailers = wants_trailers(headers);
     remove_connection_and_named(headers);
@@ -55,6 +60,18 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
     if trailers {
         headers.insert(header::TE, HeaderValue::from_static("trailers"));
     }
+}
+
+/// Whether `name` is one of the fixed hop-by-hop headers (`Connection` included; the headers it
+/// names are only looked for when `Connection` is present).
+fn is_hop_by_hop(name: &HeaderName) -> bool {
+    name == header::CONNECTION
+        || name == header::TE
+        || name == header::TRAILER
+        || name == header::TRANSFER_ENCODING
+        || name == header::UPGRADE
+        || name == KEEP_ALIVE
+        || name == PROXY_CONNECTION
 }
 
 /// [`strip_hop_by_hop`], but when `keep_upgrade` is set and the message asks to switch
