@@ -78,7 +78,48 @@ fn ci() -> Result<(), String> {
     run(clippy)?;
     let mut test = cargo();
     test.args(["test", "--workspace"]);
-    run(test)
+    run_counting_tests(test)
+}
+
+/// Run `cargo test`, passing its output through, and close with one line
+/// totalling every test binary's `test result:` line (and the harness-less
+/// binaries' `name: N passed, N failed` lines): `ci: N passed, N failed`.
+fn run_counting_tests(mut cmd: Command) -> Result<(), String> {
+    use std::io::{BufRead, BufReader};
+    eprintln!("$ {cmd:?}");
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("{cmd:?}: {e}"))?;
+    let (mut passed, mut failed) = (0u64, 0u64);
+    if let Some(out) = child.stdout.take() {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            println!("{line}");
+            if let Some((p, f)) = counts(&line) {
+                passed += p;
+                failed += f;
+            }
+        }
+    }
+    let status = child.wait().map_err(|e| format!("{cmd:?}: {e}"))?;
+    println!("ci: {passed} passed, {failed} failed");
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{cmd:?} failed: {status}"))
+    }
+}
+
+/// `(passed, failed)` from a libtest `test result:` line or a harness-less
+/// test's `name: N passed, N failed` line.
+fn counts(line: &str) -> Option<(u64, u64)> {
+    let rest = line.strip_prefix("test result: ").map_or(line, |r| r);
+    let (before, after) = rest
+        .split_once(" passed; ")
+        .or_else(|| rest.split_once(" passed, "))?;
+    let passed = before.rsplit(' ').next()?.parse().ok()?;
+    let failed = after.split(' ').next()?.parse().ok()?;
+    Some((passed, failed))
 }
 
 fn algorithms() -> Result<(), String> {
@@ -122,4 +163,19 @@ fn bench(extra: &[String]) -> Result<(), String> {
         cmd.args(extra);
     }
     run(cmd)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::counts;
+
+    #[test]
+    fn counts_libtest_and_plain_summary_lines() {
+        let ok = "test result: ok. 29 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 0.72s";
+        assert_eq!(counts(ok), Some((29, 0)));
+        let bad = "test result: FAILED. 3 passed; 1 failed; 0 ignored; 0 measured; 0 filtered out";
+        assert_eq!(counts(bad), Some((3, 1)));
+        assert_eq!(counts("alloc: 2 passed, 0 failed"), Some((2, 0)));
+        assert_eq!(counts("running 3 tests"), None);
+    }
 }
