@@ -98,6 +98,11 @@ impl Drop for TempDir {
 /// A free TCP port on 127.0.0.1 (bound then released), never the same twice
 /// in one test process.
 ///
+/// `127.0.0.1:port`: where a test's listener or backend is.
+pub fn local(port: u16) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
+
 /// lb-server binds with `SO_REUSEPORT`: two servers of two tests given the
 /// same port would both bind it and silently share its traffic, so ports
 /// handed out once are not handed out again.

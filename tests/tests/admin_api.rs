@@ -13,17 +13,13 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use lb_e2e::{client, eventually, free_port, get, request, HttpClient, LbServer};
+use lb_e2e::{client, eventually, free_port, get, local, request, HttpClient, LbServer};
 use lb_test_support::HttpBackend;
 use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 const TOKEN: &str = "s3cret";
-
-fn addr(port: u16) -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, 1], port))
-}
 
 /// A config with one http listener routing everything to upstream `api`.
 fn config(
@@ -54,7 +50,7 @@ fn config(
 }
 
 async fn start(web: u16, admin: u16, cfg: &str) -> LbServer {
-    LbServer::start(cfg, &[addr(web), addr(admin)])
+    LbServer::start(cfg, &[local(web), local(admin)])
         .await
         .expect("lb-server starts")
 }
@@ -240,7 +236,7 @@ async fn status_and_metrics_reflect_real_traffic_and_states() {
 #[tokio::test]
 async fn a_refusing_server_counts_failures_and_retries() {
     let live = HttpBackend::start("a").await;
-    let dead = addr(free_port()); // nothing listens there: connections are refused
+    let dead = local(free_port()); // nothing listens there: connections are refused
     let (web, admin) = (free_port(), free_port());
     let _lb = start(
         web,

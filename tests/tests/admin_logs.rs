@@ -5,17 +5,11 @@
 // Test helpers: a failed bind or a malformed line should fail the test loudly.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::net::SocketAddr;
-
-use lb_e2e::{client, eventually, free_port, get, LbServer};
+use lb_e2e::{client, eventually, free_port, get, local, LbServer};
 use lb_test_support::{HttpBackend, TcpEcho};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-
-fn addr(port: u16) -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, 1], port))
-}
 
 /// The JSON access log lines written so far.
 fn access_lines(lb: &LbServer) -> Vec<Value> {
@@ -42,7 +36,7 @@ async fn json_access_log_has_a_line_per_request_and_per_connection() {
         backend.addr(),
         echo.addr()
     );
-    let lb = LbServer::start(&config, &[addr(web), addr(tcp), addr(admin)])
+    let lb = LbServer::start(&config, &[local(web), local(tcp), local(admin)])
         .await
         .unwrap();
     let c = client();
@@ -52,7 +46,7 @@ async fn json_access_log_has_a_line_per_request_and_per_connection() {
         .unwrap();
     assert_eq!(reply.status, 200);
 
-    let mut conn = TcpStream::connect(addr(tcp)).await.unwrap();
+    let mut conn = TcpStream::connect(local(tcp)).await.unwrap();
     conn.write_all(b"hello").await.unwrap();
     conn.shutdown().await.unwrap();
     let mut back = Vec::new();

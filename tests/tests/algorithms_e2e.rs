@@ -4,15 +4,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use lb_e2e::{client, free_port, request, LbServer};
+use lb_e2e::{client, free_port, local, request, LbServer};
 use lb_test_support::HttpBackend;
 
 const SPREADING: [&str; 5] = ["round_robin", "least_conn", "random", "p2c", "peak_ewma"];
 const KEYED: [&str; 2] = ["consistent_hash", "maglev"];
-
-fn addr(port: u16) -> std::net::SocketAddr {
-    std::net::SocketAddr::from(([127, 0, 0, 1], port))
-}
 
 /// One listener, one route per algorithm (`/<name>/`), one upstream per
 /// algorithm over the same three backends.
@@ -51,7 +47,7 @@ async fn every_algorithm_name_works_from_config() -> anyhow::Result<()> {
         .collect::<Vec<_>>()
         .join(", ");
     let port = free_port();
-    let _lb = LbServer::start(&config(port, &servers), &[addr(port)]).await?;
+    let _lb = LbServer::start(&config(port, &servers), &[local(port)]).await?;
     let http = client();
 
     // Spreading algorithms: every request answered, and more than one server

@@ -3,12 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use lb_e2e::{client, free_port, get, LbServer, Options};
+use lb_e2e::{client, free_port, get, local, LbServer, Options};
 use lb_test_support::HttpBackend;
-
-fn addr(port: u16) -> std::net::SocketAddr {
-    std::net::SocketAddr::from(([127, 0, 0, 1], port))
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn weights_3_1_1_give_exactly_3_1_1_over_500_requests() -> anyhow::Result<()> {
@@ -39,7 +35,7 @@ servers = [
         b = b.addr(),
         c = c.addr()
     );
-    let _lb = LbServer::start(&config, &[addr(port)]).await?;
+    let _lb = LbServer::start(&config, &[local(port)]).await?;
     let http = client();
     let mut seen = BTreeMap::<String, u32>::new();
     for _ in 0..500 {
@@ -79,7 +75,7 @@ servers = [{{ addr = "{addr}" }}]
         &config,
         Options {
             env: vec![("LB_LISTENERS__WEB__BIND", format!("127.0.0.1:{env_port}"))],
-            wait_for: vec![addr(env_port)],
+            wait_for: vec![local(env_port)],
             ..Options::default()
         },
     )
@@ -87,7 +83,7 @@ servers = [{{ addr = "{addr}" }}]
     let reply = get(&client(), &format!("http://127.0.0.1:{env_port}/")).await?;
     assert_eq!((reply.status, reply.body.as_str()), (200, "only"));
     assert!(
-        tokio::net::TcpStream::connect(addr(file_port))
+        tokio::net::TcpStream::connect(local(file_port))
             .await
             .is_err(),
         "the file's address must not be bound when the environment overrides it"
@@ -108,7 +104,7 @@ async fn demo_answers_and_rotates_over_three_backends() -> anyhow::Result<()> {
                 "--admin-port".into(),
                 admin.to_string(),
             ]),
-            wait_for: vec![addr(port), addr(admin)],
+            wait_for: vec![local(port), local(admin)],
             ..Options::default()
         },
     )

@@ -6,12 +6,8 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use lb_e2e::{client, eventually, free_port, get, request, LbServer};
+use lb_e2e::{client, eventually, free_port, get, local, request, LbServer};
 use lb_test_support::HttpBackend;
-
-fn local(port: u16) -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, 1], port))
-}
 
 /// A configuration with an `api` upstream of `servers` (addr, weight) behind
 /// `/`, plus `extra` TOML.

@@ -5,12 +5,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 
-use lb_e2e::{client, eventually, free_port, get, request, LbServer, Options};
+use lb_e2e::{client, eventually, free_port, get, local, request, LbServer, Options};
 use lb_test_support::HttpBackend;
-
-fn local(port: u16) -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, 1], port))
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_localhost_server_name_resolves_to_an_endpoint() -> anyhow::Result<()> {

@@ -1,13 +1,7 @@
 //! Issue 8, graceful shutdown: a request in flight at `SIGTERM` completes,
 //! `/ready` turns 503, new connections are refused, the process exits 0.
 
-use std::net::SocketAddr;
-
-use lb_e2e::{client, eventually, free_port, get, GateBackend, LbServer};
-
-fn local(port: u16) -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, 1], port))
-}
+use lb_e2e::{client, eventually, free_port, get, local, GateBackend, LbServer};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_request_completes_after_sigterm_and_the_process_exits_0() -> anyhow::Result<()> {

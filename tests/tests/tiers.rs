@@ -3,14 +3,10 @@
 
 use std::net::SocketAddr;
 
-use lb_e2e::{eventually, free_port, LbServer};
+use lb_e2e::{eventually, free_port, local, LbServer};
 use lb_test_support::{HttpBackend, TcpEcho, UdpEcho};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-
-fn local(port: u16) -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, 1], port))
-}
 
 async fn raw_get(port: u16) -> anyhow::Result<(SocketAddr, String)> {
     let mut s = TcpStream::connect(local(port)).await?;

@@ -1,21 +1,16 @@
 //! TLS termination through the binary, and a certificate renewed in place
 //! taking effect on reload.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::TokioIo;
-use lb_e2e::{client, free_port, request, LbServer};
+use lb_e2e::{client, free_port, local, request, LbServer};
 use lb_test_support::HttpBackend;
 use rustls_pki_types::{CertificateDer, ServerName};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
-
-fn local(port: u16) -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, 1], port))
-}
 
 /// A self-signed certificate for `localhost`: (cert PEM, key PEM, cert DER).
 fn certificate() -> anyhow::Result<(String, String, CertificateDer<'static>)> {

@@ -9,14 +9,10 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
 use anyhow::Context;
+pub(crate) use lb_e2e::local;
 use lb_e2e::{client, get, WAIT};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-
-/// `127.0.0.1:port`.
-pub(crate) fn local(port: u16) -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, 1], port))
-}
 
 /// The state of every server of upstream `upstream`, by address, from the
 /// admin API's `/status`.
