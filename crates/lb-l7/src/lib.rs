@@ -111,6 +111,7 @@
 
 mod body;
 pub mod error;
+mod h1;
 pub mod headers;
 mod observe;
 mod options;

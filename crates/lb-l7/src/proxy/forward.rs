@@ -27,14 +27,14 @@ use crate::upstream::Upstream;
 
 /// Why one try failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum TryFailure {
+pub(super) enum TryFailure {
     Connect,
     Reset,
     Timeout,
 }
 
 impl TryFailure {
-    fn kind(self) -> FailureKind {
+    pub(super) fn kind(self) -> FailureKind {
         match self {
             TryFailure::Connect => FailureKind::ConnectError,
             TryFailure::Reset => FailureKind::Reset,
@@ -43,28 +43,44 @@ impl TryFailure {
     }
 }
 
-pub(super) struct Forward<'a> {
-    pub(super) up: &'a Arc<Upstream>,
-    pub(super) route: &'a Route,
-    pub(super) info: ConnInfo,
-    pub(super) tls: bool,
+pub(crate) struct Forward<'a> {
+    pub(crate) up: &'a Arc<Upstream>,
+    pub(crate) route: &'a Route,
+    pub(crate) info: ConnInfo,
+    pub(crate) tls: bool,
 }
 
 /// Where a request stands across its tries.
-struct Tries {
+pub(super) struct Tries {
     /// Tries allowed, first included.
-    max: usize,
+    pub(super) max: usize,
     /// Endpoint uids tried so far (`tried[..n]`).
-    tried: [u64; MAX_TRIES],
-    n: usize,
+    pub(super) tried: [u64; MAX_TRIES],
+    pub(super) n: usize,
     /// A server already picked (after a 5xx answer was dropped for it).
-    next: Option<(usize, Endpoint<SocketAddr>)>,
+    pub(super) next: Option<(usize, Endpoint<SocketAddr>)>,
     /// The error to answer if no further server can be tried.
-    last: Option<ProxyError>,
+    pub(super) last: Option<ProxyError>,
 }
 
 impl Tries {
-    fn more(&self) -> bool {
+    /// Tries as `policy` allows them.
+    pub(super) fn new(policy: &crate::options::RetryPolicy) -> Self {
+        let may_retry = policy.on_connect_failure || policy.on_reset || policy.on_timeout;
+        Self {
+            max: if may_retry || policy.on_5xx {
+                1 + (policy.attempts as usize).min(MAX_TRIES - 1)
+            } else {
+                1
+            },
+            tried: [0; MAX_TRIES],
+            n: 0,
+            next: None,
+            last: None,
+        }
+    }
+
+    pub(super) fn more(&self) -> bool {
         self.n < self.max
     }
 }
@@ -110,17 +126,7 @@ impl Forward<'_> {
             _ => None,
         };
         let may_retry = policy.on_connect_failure || policy.on_reset || policy.on_timeout;
-        let mut tries = Tries {
-            max: if may_retry || policy.on_5xx {
-                1 + (policy.attempts as usize).min(MAX_TRIES - 1)
-            } else {
-                1
-            },
-            tried: [0; MAX_TRIES],
-            n: 0,
-            next: None,
-            last: None,
-        };
+        let mut tries = Tries::new(&policy);
         let start = Instant::now();
         let mut head = Some(parts);
         self.up.budget().deposit();
@@ -233,7 +239,7 @@ impl Forward<'_> {
 
     /// The server for the next try: one already chosen, else the sticky
     /// server if available, else the balancer's pick among those not tried.
-    fn pick(
+    pub(super) fn pick(
         &self,
         index: &EndpointIndex,
         tries: &mut Tries,

@@ -12,6 +12,7 @@ use crate::error::ProxyError;
 use crate::route::request_host;
 use crate::server::{ConnInfo, HttpListener};
 
+pub(crate) mod fast;
 mod forward;
 mod key;
 pub(crate) mod record;
@@ -19,7 +20,7 @@ mod relay;
 mod rng;
 mod upgrade;
 
-use forward::Forward;
+pub(crate) use forward::Forward;
 use record::Completion;
 
 /// Most tries of one request, first included.

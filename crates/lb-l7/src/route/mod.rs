@@ -49,5 +49,6 @@ mod table;
 
 pub use explain::{Explanation, Mismatch, Verdict};
 pub use host::request_host;
+pub(crate) use host::strip_port;
 pub use spec::{HeaderMatch, PathMatch, RouteSpec, Target};
 pub use table::{Route, RouteError, RouteTable};

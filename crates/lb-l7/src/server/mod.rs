@@ -181,12 +181,8 @@ impl HttpListener {
     where
         I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
-        let state = Arc::new(ConnState::new(
-            self.opts.header_timeout,
-            self.opts.idle_timeout,
-        ));
         let Some(acceptor) = &self.tls else {
-            return self.serve_http(io, info, false, state, shutdown).await;
+            return crate::h1::conn::serve(Arc::clone(self), io, info, false, shutdown).await;
         };
         let handshake = acceptor.accept(io);
         let limit = self.opts.header_timeout;
@@ -201,22 +197,32 @@ impl HttpListener {
             () = shutdown.cancelled() => return,
         };
         match res {
-            Ok(Ok(tls)) => self.serve_http(tls, info, true, state, shutdown).await,
+            Ok(Ok(tls)) if tls.get_ref().1.alpn_protocol() == Some(b"h2") => {
+                Box::pin(self.serve_hyper(tls, info, true, shutdown)).await;
+            }
+            Ok(Ok(tls)) => {
+                crate::h1::conn::serve(Arc::clone(self), tls, info, true, shutdown).await
+            }
             Ok(Err(error)) => tracing::debug!(%error, "tls handshake failed"),
             Err(_) => tracing::debug!("tls handshake timeout"),
         }
     }
 
-    async fn serve_http<I>(
+    /// Serve the connection with hyper: HTTP/2, and HTTP/1.1 requests the
+    /// fast path (`crate::h1`) hands over.
+    pub(crate) async fn serve_hyper<I>(
         self: &Arc<Self>,
         io: I,
         info: ConnInfo,
         tls: bool,
-        state: Arc<ConnState>,
         shutdown: CancellationToken,
     ) where
         I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
+        let state = Arc::new(ConnState::new(
+            self.opts.header_timeout,
+            self.opts.idle_timeout,
+        ));
         let svc = ConnService::new(Arc::clone(self), info, tls, Arc::clone(&state));
         let io = TokioIo::new(TimedIo::new(io, Arc::clone(&state)));
         // Pinned where they are built: `tokio::pin!` on a local moves it

@@ -67,6 +67,24 @@ impl tower_service::Service<Uri> for Connector {
 }
 
 impl Connector {
+    /// Whether connections are plain TCP (no TLS).
+    pub(crate) fn is_plain(&self) -> bool {
+        self.tls.is_none()
+    }
+
+    /// A plain TCP connection to `addr` (`TCP_NODELAY`), within the
+    /// connect timeout.
+    pub(crate) async fn connect_tcp(&self, addr: SocketAddr) -> Result<TcpStream, ConnectError> {
+        match tokio::time::timeout(self.timeout, TcpStream::connect(addr)).await {
+            Ok(Ok(tcp)) => {
+                let _ = tcp.set_nodelay(true);
+                Ok(tcp)
+            }
+            Ok(Err(e)) => Err(ConnectError::Tcp(e)),
+            Err(_) => Err(ConnectError::Timeout(self.timeout)),
+        }
+    }
+
     /// Open a connection to `addr`: TCP (`TCP_NODELAY`), then TLS if the
     /// upstream has it, all within the connect timeout.
     pub(crate) async fn connect(

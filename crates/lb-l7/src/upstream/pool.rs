@@ -19,10 +19,15 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use bytes::BytesMut;
 use http::{Request, Response};
 use hyper::body::Incoming;
 use hyper::client::conn::http1::{Builder, SendRequest};
+use tokio::net::TcpStream;
 use tokio::time::Instant;
+
+/// Largest read buffer an idle raw connection keeps.
+const RAW_BUF_KEEP: usize = 32 * 1024;
 
 use super::connector::Connector;
 use crate::body::SendBody;
@@ -38,6 +43,22 @@ struct Idle {
 pub(crate) struct ServerPool {
     addr: SocketAddr,
     idle: Mutex<Vec<Idle>>,
+    /// Idle plain-TCP connections of the HTTP/1.1 fast path (`crate::h1`).
+    raw: Mutex<Vec<RawIdle>>,
+}
+
+/// A plain TCP connection to a server, with what was read from it but not
+/// yet used; the HTTP/1.1 fast path speaks over it directly.
+#[derive(Debug)]
+pub(crate) struct RawConn {
+    pub(crate) io: TcpStream,
+    pub(crate) buf: BytesMut,
+}
+
+/// An idle [`RawConn`] and since when it has been idle.
+struct RawIdle {
+    conn: RawConn,
+    since: Instant,
 }
 
 impl std::fmt::Debug for ServerPool {
@@ -53,7 +74,50 @@ impl ServerPool {
         Self {
             addr,
             idle: Mutex::new(Vec::new()),
+            raw: Mutex::new(Vec::new()),
         }
+    }
+
+    /// The most recently used idle raw connection that is still open.
+    ///
+    /// "Open" is as far as the reactor knows: a close that has not been
+    /// seen yet shows up as an error on first use, which the caller
+    /// answers by trying a new connection.
+    pub(crate) fn take_raw(&self, max_idle: Duration) -> Option<RawConn> {
+        let mut idle = self.raw.lock().unwrap_or_else(PoisonError::into_inner);
+        while let Some(c) = idle.pop() {
+            if c.since.elapsed() > max_idle {
+                continue;
+            }
+            let mut probe = [0u8; 1];
+            match c.conn.io.try_read(&mut probe) {
+                // Nothing to read: idle and open.
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return Some(c.conn),
+                // Closed, failed, or bytes nobody asked for: unusable.
+                _ => {}
+            }
+        }
+        None
+    }
+
+    /// Keep `conn` for a next request.
+    pub(crate) fn put_raw(&self, mut conn: RawConn, max_idle: Duration) {
+        if !conn.buf.is_empty() {
+            return;
+        }
+        // A buffer grown by a large response is not kept while idle.
+        if conn.buf.capacity() > RAW_BUF_KEEP {
+            conn.buf = BytesMut::new();
+        }
+        let now = Instant::now();
+        let mut idle = self.raw.lock().unwrap_or_else(PoisonError::into_inner);
+        if idle
+            .first()
+            .is_some_and(|c| now.saturating_duration_since(c.since) > max_idle)
+        {
+            idle.retain(|c| now.saturating_duration_since(c.since) <= max_idle);
+        }
+        idle.push(RawIdle { conn, since: now });
     }
 
     /// The server address the connections go to.
@@ -189,6 +253,25 @@ impl Http1Client {
             Ok(resp) => Ok((resp, self.lease(sender, pool))),
             Err(e) => Err(SendError::Reset(e.into_error().into())),
         }
+    }
+
+    /// A new plain TCP connection to the server of `pool`.
+    pub(crate) async fn connect_raw(&self, pool: &ServerPool) -> Result<RawConn, ConnectError> {
+        let io = self.connector.connect_tcp(pool.addr()).await?;
+        Ok(RawConn {
+            io,
+            buf: BytesMut::new(),
+        })
+    }
+
+    /// How long a connection may stay idle in the pool.
+    pub(crate) fn max_idle(&self) -> Duration {
+        self.max_idle
+    }
+
+    /// Whether connections are plain TCP (the fast path's condition).
+    pub(crate) fn is_plain(&self) -> bool {
+        self.connector.is_plain()
     }
 
     fn lease(&self, sender: SendRequest<SendBody>, pool: &Arc<ServerPool>) -> Lease {

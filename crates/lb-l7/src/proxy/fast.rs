@@ -1,0 +1,304 @@
+//! The HTTP/1.1 fast path's trip to a server (see `crate::h1`): the same
+//! choices as [`Forward::run`] — sticky server, balancer pick, retries under
+//! the policy and the budget, the route timeout, passive health — for a
+//! request without a body, written straight onto a pooled plain-TCP
+//! connection and answered by a response head read straight off it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{HOST, SET_COOKIE};
+use http::request::Parts;
+use http::Method;
+use lb_balance::PickRequest;
+use lb_health::passive::FailureKind;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::time::Instant;
+
+use super::forward::{Forward, Tries, TryFailure};
+use super::record::Completion;
+use super::{key, relay};
+use crate::error::ProxyError;
+use crate::h1::head::{self, BadResponse, ResponseHead};
+use crate::headers::strip_hop_by_hop;
+use crate::route::Route;
+use crate::routing::Routing;
+use crate::upstream::pool::{RawConn, ServerPool};
+use crate::upstream::Upstream;
+
+/// Size of a server connection's read buffer.
+const READ_BUF: usize = 16 * 1024;
+
+/// What the fast path answers.
+pub(crate) enum Reply {
+    /// A locally made answer (404, 502, 503, 504).
+    Local(ProxyError),
+    /// A server's response: its head, rewritten for the client, and the
+    /// connection its body comes over.
+    Server(ServerReply),
+}
+
+/// A server's response on its way to the client.
+pub(crate) struct ServerReply {
+    pub(crate) head: ResponseHead,
+    /// The body's first bytes may already be in `conn.buf`.
+    pub(crate) conn: RawConn,
+    /// Where `conn` goes back when the response ended well.
+    pub(crate) pool: Arc<ServerPool>,
+    pub(crate) max_idle: Duration,
+}
+
+/// The route and upstream of a fast-path request; `Ok(None)` when the
+/// upstream needs the hyper path (HTTP/2 or TLS to the servers).
+pub(crate) fn route_fast<'r>(
+    routing: &'r Routing,
+    parts: &Parts,
+) -> Result<Option<(&'r Route, &'r Arc<Upstream>)>, ProxyError> {
+    let host = match parts.headers.get(HOST) {
+        Some(h) => h.to_str().ok().map(crate::route::strip_port),
+        None => None,
+    }
+    .filter(|h| !h.is_empty());
+    let Some(route) = routing
+        .table
+        .find(&parts.method, host, parts.uri.path(), &parts.headers)
+    else {
+        return Err(ProxyError::NoRoute);
+    };
+    let Some(up) = routing
+        .upstreams
+        .get(route.pick_upstream(super::rng::next_u64()))
+    else {
+        return Err(ProxyError::UnknownUpstream);
+    };
+    Ok(up
+        .http1()
+        .is_some_and(|c| c.is_plain())
+        .then_some((route, up)))
+}
+
+/// Why one exchange on a connection failed.
+enum ExchangeError {
+    /// A reused connection was closed by the server before answering: the
+    /// request can go again on another connection.
+    Stale,
+    /// The connection failed, or the answer was invalid.
+    Failed(Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl From<BadResponse> for ExchangeError {
+    fn from(e: BadResponse) -> Self {
+        ExchangeError::Failed(Box::new(e))
+    }
+}
+
+/// Write `req` on `conn` and read the response head.
+async fn exchange(
+    conn: &mut RawConn,
+    req: &[u8],
+    head_request: bool,
+    reused: bool,
+) -> Result<ResponseHead, ExchangeError> {
+    if let Err(e) = conn.io.write_all(req).await {
+        return Err(if reused {
+            ExchangeError::Stale
+        } else {
+            ExchangeError::Failed(Box::new(e))
+        });
+    }
+    let mut got_any = false;
+    loop {
+        if !conn.buf.is_empty() {
+            if let Some(head) = head::parse_response(&mut conn.buf, head_request)? {
+                return Ok(head);
+            }
+        }
+        if conn.buf.capacity() - conn.buf.len() < 1024 {
+            conn.buf.reserve(READ_BUF);
+        }
+        match conn.io.read_buf(&mut conn.buf).await {
+            Ok(0) | Err(_) if reused && !got_any => return Err(ExchangeError::Stale),
+            Ok(0) => {
+                return Err(ExchangeError::Failed(
+                    "server closed the connection before the response head".into(),
+                ))
+            }
+            Ok(_) => got_any = true,
+            Err(e) => return Err(ExchangeError::Failed(Box::new(e))),
+        }
+    }
+}
+
+impl Forward<'_> {
+    /// Send the bodiless request `parts` to a server of the upstream and
+    /// return its response head (rewritten for the client), or the local
+    /// answer. `done` gets the server, the status and the in-flight guard.
+    pub(crate) async fn run_fast(&self, mut parts: Parts, done: &mut Completion) -> Reply {
+        let opts = self.up.options();
+        let policy = opts.retry;
+        let head_request = parts.method == Method::HEAD;
+        let key = if self.up.balancer().algorithm().uses_key() {
+            key::hash_of(&opts.hash_key, &parts, self.info.client.ip())
+        } else {
+            None
+        };
+        let sticky = opts
+            .sticky
+            .as_ref()
+            .map(|s| key::cookie(&parts, &s.cookie).and_then(key::parse_sticky));
+        self.rewrite_request(&mut parts, None);
+        let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+        let mut req = Vec::with_capacity(512);
+        head::write_request(&mut req, &parts.method, path, &parts.headers);
+        let has_host = parts.headers.contains_key(HOST);
+        if has_host {
+            req.extend_from_slice(b"\r\n");
+        }
+        let req = Bytes::from(req);
+
+        let mut tries = Tries::new(&policy);
+        let start = Instant::now();
+        self.up.budget().deposit();
+        while tries.more() {
+            let index = self.up.index();
+            let sticky_id = if tries.n == 0 { sticky.flatten() } else { None };
+            let Some((pos, ep)) = self.pick(&index, &mut tries, sticky_id, key) else {
+                break;
+            };
+            tries.tried[tries.n] = ep.state().uid();
+            tries.n += 1;
+            let more = tries.more();
+            let Some(entry) = index.entries.get(pos) else {
+                break;
+            };
+            // Without a Host from the client, the server's address is it.
+            let with_host;
+            let bytes: &[u8] = if has_host {
+                &req
+            } else {
+                let mut v = Vec::with_capacity(req.len() + 64);
+                v.extend_from_slice(&req);
+                v.extend_from_slice(b"host: ");
+                v.extend_from_slice(entry.authority.as_str().as_bytes());
+                v.extend_from_slice(b"\r\n\r\n");
+                with_host = v;
+                &with_host
+            };
+
+            let guard = ep.state().start();
+            match self.try_fast(bytes, &entry.pool, head_request, start).await {
+                Ok((mut resp, conn)) => {
+                    if resp.status.is_server_error() && policy.on_5xx && more {
+                        let other = self.up.balancer().pick(&PickRequest {
+                            key,
+                            exclude: &tries.tried[..tries.n],
+                        });
+                        if let Some(other) = other.filter(|_| self.up.budget().withdraw()) {
+                            tracing::debug!(server = %ep.id(), status = %resp.status, "retrying after 5xx");
+                            // The answer's body is left unread: the
+                            // connection is not reused.
+                            drop(conn);
+                            self.up.observe(ep.state(), Some(FailureKind::Status5xx));
+                            guard.finish();
+                            self.up.count_retry();
+                            tries.next =
+                                Some((index.position(&other).unwrap_or(usize::MAX), other));
+                            continue;
+                        }
+                    }
+                    strip_hop_by_hop(&mut resp.headers);
+                    self.route.response_headers().apply(&mut resp.headers);
+                    if let Some(cookie) =
+                        sticky.and_then(|wanted| relay::sticky_cookie(&index, pos, wanted))
+                    {
+                        resp.headers.append(SET_COOKIE, cookie);
+                    }
+                    done.server = Some(Arc::clone(ep.id()));
+                    done.status = resp.status.as_u16();
+                    done.guard = Some(guard);
+                    let max_idle = self.up.http1().map_or(Duration::ZERO, |c| c.max_idle());
+                    return Reply::Server(ServerReply {
+                        head: resp,
+                        conn,
+                        pool: Arc::clone(&entry.pool),
+                        max_idle,
+                    });
+                }
+                Err((failure, err)) => {
+                    tracing::debug!(server = %ep.id(), error = %err, ?failure, "try failed");
+                    self.up.observe(ep.state(), Some(failure.kind()));
+                    if failure == TryFailure::Timeout {
+                        guard.finish();
+                    } else {
+                        guard.finish_without_latency();
+                    }
+                    let allowed = match failure {
+                        TryFailure::Connect => policy.on_connect_failure,
+                        TryFailure::Reset => policy.on_reset,
+                        TryFailure::Timeout => policy.on_timeout,
+                    };
+                    if !(allowed && more && self.up.budget().withdraw()) {
+                        return Reply::Local(err);
+                    }
+                    tracing::debug!(attempt = tries.n, ?failure, "retrying on another server");
+                    self.up.count_retry();
+                    tries.last = Some(err);
+                }
+            }
+        }
+        Reply::Local(tries.last.take().unwrap_or(ProxyError::NoServer))
+    }
+
+    /// One try on the server of `pool`, under the route timeout: over an
+    /// idle connection if one is open (another one if it turns out closed),
+    /// else over a new one.
+    async fn try_fast(
+        &self,
+        req: &[u8],
+        pool: &Arc<ServerPool>,
+        head_request: bool,
+        start: Instant,
+    ) -> Result<(ResponseHead, RawConn), (TryFailure, ProxyError)> {
+        let Some(client) = self.up.http1() else {
+            return Err((TryFailure::Connect, ProxyError::UnknownUpstream));
+        };
+        let fut = async {
+            let mut idle = pool.take_raw(client.max_idle());
+            loop {
+                let reused = idle.is_some();
+                let mut conn = match idle.take() {
+                    Some(conn) => conn,
+                    None => client
+                        .connect_raw(pool)
+                        .await
+                        .map_err(|e| (TryFailure::Connect, ProxyError::Unreachable(Box::new(e))))?,
+                };
+                match exchange(&mut conn, req, head_request, reused).await {
+                    Ok(head) => return Ok((head, conn)),
+                    Err(ExchangeError::Stale) => {
+                        tracing::debug!("idle server connection was closed: another one");
+                        idle = pool.take_raw(client.max_idle());
+                    }
+                    Err(ExchangeError::Failed(e)) => {
+                        return Err((TryFailure::Reset, ProxyError::Reset(e)))
+                    }
+                }
+            }
+        };
+        match self.route.timeout() {
+            None => fut.await,
+            Some(limit) => {
+                let deadline = if self.up.options().retry.on_timeout {
+                    Instant::now() + limit
+                } else {
+                    start + limit
+                };
+                match tokio::time::timeout_at(deadline, fut).await {
+                    Ok(res) => res,
+                    Err(_) => Err((TryFailure::Timeout, ProxyError::Timeout)),
+                }
+            }
+        }
+    }
+}
