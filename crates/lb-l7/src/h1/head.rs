@@ -2,6 +2,8 @@
 //! (header values and the path are slices of the read buffer), and written
 //! back out.
 
+use std::mem::MaybeUninit;
+
 use bytes::{Bytes, BytesMut};
 use http::header::{HeaderName, HeaderValue};
 use http::request::Parts;
@@ -38,60 +40,59 @@ pub(crate) enum Parsed<T> {
     Invalid,
 }
 
-/// Where each header's name and value lie in the buffer.
-#[derive(Clone, Copy, Default)]
-struct Span {
-    name: (usize, usize),
-    value: (usize, usize),
-}
+/// An uninitialised header array for httparse (free to make, unlike an
+/// initialised one: 4 KiB of memset per parse).
+type Slots<'b> = [MaybeUninit<httparse::Header<'b>>; MAX_HEADERS];
 
-/// The offset and length of `part` inside the buffer starting at `base`.
-fn span_of(base: usize, part: &[u8]) -> (usize, usize) {
-    (part.as_ptr() as usize - base, part.len())
-}
-
-fn slice(head: &Bytes, (at, len): (usize, usize)) -> Bytes {
-    head.slice(at..at + len)
+fn slots<'b>() -> Slots<'b> {
+    [MaybeUninit::uninit(); MAX_HEADERS]
 }
 
 /// Parse a request head at the front of `buf`; a complete one the fast
 /// path can serve is split off the buffer.
 pub(crate) fn parse_request(buf: &mut BytesMut) -> Parsed<RequestHead> {
-    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut req = httparse::Request::new(&mut headers);
-    let len = match req.parse(buf) {
-        Ok(httparse::Status::Complete(len)) => len,
-        Ok(httparse::Status::Partial) => return Parsed::Partial,
-        Err(_) => return Parsed::Handover,
+    // First pass: is it complete, and is it for the fast path?
+    let (len, close) = {
+        let mut headers = slots();
+        let mut req = httparse::Request::new(&mut []);
+        let len = match req.parse_with_uninit_headers(buf, &mut headers) {
+            Ok(httparse::Status::Complete(len)) => len,
+            Ok(httparse::Status::Partial) => return Parsed::Partial,
+            Err(_) => return Parsed::Handover,
+        };
+        let (Some(path), Some(1)) = (req.path, req.version) else {
+            return Parsed::Handover;
+        };
+        let flags = framing::connection_flags(req.headers);
+        if flags.upgrade || flags.has_upgrade_header || flags.expect || !path.starts_with('/') {
+            return Parsed::Handover;
+        }
+        if !matches!(framing::request_body(req.headers), Ok(BodyLen::Empty)) {
+            return Parsed::Handover;
+        }
+        (len, flags.close)
     };
-    let (Some(method), Some(path), Some(1)) = (req.method, req.path, req.version) else {
-        return Parsed::Handover;
-    };
-    let flags = framing::connection_flags(req.headers);
-    if flags.upgrade || flags.has_upgrade_header || flags.expect {
-        return Parsed::Handover;
-    }
-    if !matches!(framing::request_body(req.headers), Ok(BodyLen::Empty)) || !path.starts_with('/') {
-        return Parsed::Handover;
-    }
-    let Ok(method) = Method::from_bytes(method.as_bytes()) else {
-        return Parsed::Handover;
-    };
-    let base = buf.as_ptr() as usize;
-    let path_span = span_of(base, path.as_bytes());
-    let mut spans = [Span::default(); MAX_HEADERS];
-    let n = req.headers.len();
-    for (span, h) in spans.iter_mut().zip(req.headers.iter()) {
-        span.name = span_of(base, h.name.as_bytes());
-        span.value = span_of(base, h.value);
-    }
+    // Second pass over the head alone, so that the `http` values can share
+    // its memory.
     let head = buf.split_to(len).freeze();
-    // httparse checked these bytes already; `http` is stricter only about
-    // a few path characters hyper would refuse as well.
-    let Ok(path) = PathAndQuery::from_maybe_shared(slice(&head, path_span)) else {
+    let mut headers = slots();
+    let mut req = httparse::Request::new(&mut []);
+    let (Ok(httparse::Status::Complete(_)), Some(method), Some(path)) = (
+        req.parse_with_uninit_headers(&head, &mut headers),
+        req.method,
+        req.path,
+    ) else {
         return Parsed::Invalid;
     };
-    let Some(map) = header_map(&head, &spans[..n]) else {
+    let Ok(method) = Method::from_bytes(method.as_bytes()) else {
+        return Parsed::Invalid;
+    };
+    // httparse checked these bytes already; `http` is stricter only about
+    // a few path characters hyper would refuse as well.
+    let Ok(path) = PathAndQuery::from_maybe_shared(head.slice_ref(path.as_bytes())) else {
+        return Parsed::Invalid;
+    };
+    let Some(map) = header_map(&head, req.headers) else {
         return Parsed::Invalid;
     };
     let mut r = Request::new(());
@@ -101,18 +102,20 @@ pub(crate) fn parse_request(buf: &mut BytesMut) -> Parsed<RequestHead> {
     *r.headers_mut() = map;
     Parsed::Complete(RequestHead {
         parts: r.into_parts().0,
-        close: flags.close,
+        close,
         raw: head,
     })
 }
 
-/// The header fields at `spans` of `head`, sharing its memory.
-fn header_map(head: &Bytes, spans: &[Span]) -> Option<HeaderMap> {
-    let mut map = HeaderMap::with_capacity(spans.len());
-    for s in spans {
-        let (at, len) = s.name;
-        let name = HeaderName::from_bytes(head.get(at..at + len)?).ok()?;
-        let value = HeaderValue::from_maybe_shared(slice(head, s.value)).ok()?;
+/// Room for the fields the proxy adds (forwarding headers, rewrites).
+const ADDED: usize = 6;
+
+/// The fields `parsed` from `head`, sharing its memory.
+fn header_map(head: &Bytes, parsed: &[httparse::Header<'_>]) -> Option<HeaderMap> {
+    let mut map = HeaderMap::with_capacity(parsed.len() + ADDED);
+    for h in parsed {
+        let name = HeaderName::from_bytes(h.name.as_bytes()).ok()?;
+        let value = HeaderValue::from_maybe_shared(head.slice_ref(h.value)).ok()?;
         map.append(name, value);
     }
     Some(map)
@@ -122,7 +125,8 @@ fn header_map(head: &Bytes, spans: &[Span]) -> Option<HeaderMap> {
 #[derive(Debug)]
 pub(crate) struct ResponseHead {
     pub(crate) status: StatusCode,
-    pub(crate) headers: HeaderMap,
+    /// The head as received (status line and fields).
+    pub(crate) raw: Bytes,
     pub(crate) body: BodyLen,
     /// The server keeps the connection open after this response.
     pub(crate) keep_alive: bool,
@@ -140,46 +144,151 @@ pub(crate) fn parse_response(
     buf: &mut BytesMut,
     head_request: bool,
 ) -> Result<Option<ResponseHead>, BadResponse> {
+    let config = httparse::ParserConfig::default();
     loop {
-        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let mut resp = httparse::Response::new(&mut headers);
-        let len = match resp.parse(buf) {
-            Ok(httparse::Status::Complete(len)) => len,
-            Ok(httparse::Status::Partial) => return Ok(None),
-            Err(_) => return Err(BadResponse("malformed head")),
+        let (len, status, body, keep_alive) = {
+            let mut headers = slots();
+            let mut resp = httparse::Response::new(&mut []);
+            let len = match config.parse_response_with_uninit_headers(&mut resp, buf, &mut headers)
+            {
+                Ok(httparse::Status::Complete(len)) => len,
+                Ok(httparse::Status::Partial) => return Ok(None),
+                Err(_) => return Err(BadResponse("malformed head")),
+            };
+            let (Some(code), Some(version)) = (resp.code, resp.version) else {
+                return Err(BadResponse("malformed status line"));
+            };
+            if code == 101 {
+                return Err(BadResponse("101 without an upgrade request"));
+            }
+            if (100..200).contains(&code) {
+                (len, None, BodyLen::Empty, false)
+            } else {
+                let status =
+                    StatusCode::from_u16(code).map_err(|_| BadResponse("status code"))?;
+                let flags: ConnectionFlags = framing::connection_flags(resp.headers);
+                let body = framing::response_body(head_request, code, resp.headers)
+                    .map_err(|_| BadResponse("conflicting or invalid length headers"))?;
+                let keep_alive = version == 1 && !flags.close && body != BodyLen::UntilClose;
+                (len, Some(status), body, keep_alive)
+            }
         };
-        let (Some(code), Some(version)) = (resp.code, resp.version) else {
-            return Err(BadResponse("malformed status line"));
-        };
-        if code == 101 {
-            return Err(BadResponse("101 without an upgrade request"));
-        }
-        if (100..200).contains(&code) {
-            // Interim (100 Continue, 103 Early Hints): not relayed.
-            let _ = buf.split_to(len);
-            continue;
-        }
-        let status = StatusCode::from_u16(code).map_err(|_| BadResponse("status code"))?;
-        let flags: ConnectionFlags = framing::connection_flags(resp.headers);
-        let body = framing::response_body(head_request, code, resp.headers)
-            .map_err(|_| BadResponse("conflicting or invalid length headers"))?;
-        let keep_alive = version == 1 && !flags.close && body != BodyLen::UntilClose;
-        let base = buf.as_ptr() as usize;
-        let mut spans = [Span::default(); MAX_HEADERS];
-        let n = resp.headers.len();
-        for (span, h) in spans.iter_mut().zip(resp.headers.iter()) {
-            span.name = span_of(base, h.name.as_bytes());
-            span.value = span_of(base, h.value);
-        }
         let head = buf.split_to(len).freeze();
-        let headers = header_map(&head, &spans[..n]).ok_or(BadResponse("invalid header field"))?;
+        let Some(status) = status else {
+            // Interim (100 Continue, 103 Early Hints): not relayed.
+            continue;
+        };
         return Ok(Some(ResponseHead {
             status,
-            headers,
+            raw: head,
             body,
             keep_alive,
         }));
     }
+}
+
+/// Parse a response head already known to be complete and valid.
+fn reparse_response<'h, 'b>(
+    raw: &'b [u8],
+    headers: &'h mut Slots<'b>,
+) -> Option<httparse::Response<'h, 'b>> {
+    let mut resp = httparse::Response::new(&mut []);
+    match httparse::ParserConfig::default().parse_response_with_uninit_headers(
+        &mut resp, raw, headers,
+    ) {
+        Ok(httparse::Status::Complete(_)) => Some(resp),
+        _ => None,
+    }
+}
+
+/// The fields of a response head from [`parse_response`], as a map sharing
+/// its memory (for routes that rewrite response headers).
+pub(crate) fn response_fields(raw: &Bytes) -> Option<HeaderMap> {
+    let mut slots = slots();
+    let resp = reparse_response(raw, &mut slots)?;
+    header_map(raw, resp.headers)
+}
+
+/// Whether a response field is one of the fixed hop-by-hop names (RFC 9110
+/// §7.6.1); by length first, since most fields are none of them.
+fn fixed_hop_by_hop(name: &str) -> bool {
+    let is = |fixed: &str| fixed.eq_ignore_ascii_case(name);
+    match name.len() {
+        2 => is("te"),
+        7 => is("trailer") || is("upgrade"),
+        10 => is("connection") || is("keep-alive"),
+        16 => is("proxy-connection"),
+        17 => is("transfer-encoding"),
+        _ => false,
+    }
+}
+
+/// Whether a `Connection` field among `fields` names `name`.
+fn named_by_connection(name: &str, fields: &[httparse::Header<'_>]) -> bool {
+    fields
+        .iter()
+        .filter(|f| f.name.eq_ignore_ascii_case("connection"))
+        .flat_map(|f| f.value.split(|&b| b == b','))
+        .any(|token| token.trim_ascii().eq_ignore_ascii_case(name.as_bytes()))
+}
+
+/// Write the client's response head straight from the server's (`raw`,
+/// from [`parse_response`]): our status line, the server's end-to-end
+/// fields as they were, `extra` (a sticky cookie), then the framing the
+/// relay uses and `Connection: close` when `close`. `false` if `raw` does
+/// not parse (never for a head from [`parse_response`]).
+pub(crate) fn write_response_raw(
+    out: &mut Vec<u8>,
+    raw: &Bytes,
+    status: StatusCode,
+    extra: Option<(&HeaderName, &HeaderValue)>,
+    body: BodyLen,
+    close: bool,
+) -> bool {
+    let mut slots = slots();
+    let Some(resp) = reparse_response(raw, &mut slots) else {
+        return false;
+    };
+    write_status(out, status);
+    let connection = resp
+        .headers
+        .iter()
+        .any(|f| f.name.eq_ignore_ascii_case("connection"));
+    for f in resp.headers.iter() {
+        if fixed_hop_by_hop(f.name) || (connection && named_by_connection(f.name, resp.headers)) {
+            continue;
+        }
+        out.extend_from_slice(f.name.as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(f.value);
+        out.extend_from_slice(b"\r\n");
+    }
+    if let Some((name, value)) = extra {
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    write_framing(out, body, close);
+    true
+}
+
+fn write_status(out: &mut Vec<u8>, status: StatusCode) {
+    out.extend_from_slice(b"HTTP/1.1 ");
+    out.extend_from_slice(status.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
+    out.extend_from_slice(b"\r\n");
+}
+
+fn write_framing(out: &mut Vec<u8>, body: BodyLen, close: bool) {
+    if body == BodyLen::Chunked {
+        out.extend_from_slice(b"transfer-encoding: chunked\r\n");
+    }
+    if close {
+        out.extend_from_slice(b"connection: close\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
 }
 
 /// Append `name: value\r\n` for every field of `headers`.
@@ -211,19 +320,9 @@ pub(crate) fn write_response(
     body: BodyLen,
     close: bool,
 ) {
-    out.extend_from_slice(b"HTTP/1.1 ");
-    out.extend_from_slice(status.as_str().as_bytes());
-    out.push(b' ');
-    out.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
-    out.extend_from_slice(b"\r\n");
+    write_status(out, status);
     write_fields(out, headers);
-    if body == BodyLen::Chunked {
-        out.extend_from_slice(b"transfer-encoding: chunked\r\n");
-    }
-    if close {
-        out.extend_from_slice(b"connection: close\r\n");
-    }
-    out.extend_from_slice(b"\r\n");
+    write_framing(out, body, close);
 }
 
 #[cfg(test)]
@@ -320,6 +419,29 @@ mod tests {
         assert_eq!(
             out,
             &b"HTTP/1.1 200 OK\r\nx-a: 1\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n"[..]
+        );
+    }
+
+    #[test]
+    fn a_raw_response_head_loses_its_hop_by_hop_fields() {
+        let mut buf = BytesMut::from(
+            &b"HTTP/1.1 200 OK\r\nServer: s\r\nConnection: keep-alive, X-Foo\r\nX-Foo: 1\r\nKeep-Alive: timeout=5\r\nTransfer-Encoding: chunked\r\nX-Bar: 2\r\n\r\n"[..],
+        );
+        let head = parse_response(&mut buf, false).unwrap().unwrap();
+        assert_eq!(head.body, BodyLen::Chunked);
+        let cookie = HeaderValue::from_static("lb=1");
+        let mut out = Vec::new();
+        assert!(write_response_raw(
+            &mut out,
+            &head.raw,
+            head.status,
+            Some((&http::header::SET_COOKIE, &cookie)),
+            head.body,
+            false,
+        ));
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "HTTP/1.1 200 OK\r\nServer: s\r\nX-Bar: 2\r\nset-cookie: lb=1\r\ntransfer-encoding: chunked\r\n\r\n"
         );
     }
 }

@@ -4,12 +4,13 @@
 //! the server closes).
 
 use bytes::Buf;
+use http::header::SET_COOKIE;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::chunked::{ChunkedScanner, Scan};
 use super::framing::BodyLen;
 use super::head;
-use crate::proxy::fast::ServerReply;
+use crate::proxy::fast::{Fields, ServerReply};
 
 /// Read buffer size while relaying a body.
 const BODY_BUF: usize = 16 * 1024;
@@ -45,6 +46,7 @@ where
 {
     let ServerReply {
         head: resp,
+        fields,
         mut conn,
         pool,
         max_idle,
@@ -52,7 +54,20 @@ where
     let body = resp.body;
     let close = close || body == BodyLen::UntilClose;
     let mut out = Vec::with_capacity(512 + conn.buf.len().min(BODY_BUF));
-    head::write_response(&mut out, resp.status, &resp.headers, body, close);
+    match &fields {
+        Fields::Map(map) => head::write_response(&mut out, resp.status, map, body, close),
+        Fields::Raw(cookie) => {
+            let extra = cookie.as_ref().map(|c| (&SET_COOKIE, c));
+            if !head::write_response_raw(&mut out, &resp.raw, resp.status, extra, body, close) {
+                return Outcome {
+                    how: Relayed::ServerFailed,
+                    bytes: 0,
+                    close: true,
+                };
+            }
+        }
+    }
+    drop(fields);
     let keep_alive = resp.keep_alive;
     // The head's fields share the read buffer: let go of them so that it
     // can be reused in place.

@@ -10,7 +10,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::header::{HOST, SET_COOKIE};
 use http::request::Parts;
-use http::Method;
+use http::{HeaderMap, HeaderValue, Method};
 use lb_balance::PickRequest;
 use lb_health::passive::FailureKind;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -39,9 +39,19 @@ pub(crate) enum Reply {
     Server(ServerReply),
 }
 
+/// The fields of the client's response head.
+pub(crate) enum Fields {
+    /// The server's end-to-end fields as they came, plus a sticky cookie:
+    /// no map is built (routes without response rewrites).
+    Raw(Option<HeaderValue>),
+    /// Rewritten by the route.
+    Map(HeaderMap),
+}
+
 /// A server's response on its way to the client.
 pub(crate) struct ServerReply {
     pub(crate) head: ResponseHead,
+    pub(crate) fields: Fields,
     /// The body's first bytes may already be in `conn.buf`.
     pub(crate) conn: RawConn,
     /// Where `conn` goes back when the response ended well.
@@ -188,7 +198,7 @@ impl Forward<'_> {
 
             let guard = ep.state().start();
             match self.try_fast(bytes, &entry.pool, head_request, start).await {
-                Ok((mut resp, conn)) => {
+                Ok((resp, conn)) => {
                     if resp.status.is_server_error() && policy.on_5xx && more {
                         let other = self.up.balancer().pick(&PickRequest {
                             key,
@@ -207,19 +217,28 @@ impl Forward<'_> {
                             continue;
                         }
                     }
-                    strip_hop_by_hop(&mut resp.headers);
-                    self.route.response_headers().apply(&mut resp.headers);
-                    if let Some(cookie) =
-                        sticky.and_then(|wanted| relay::sticky_cookie(&index, pos, wanted))
-                    {
-                        resp.headers.append(SET_COOKIE, cookie);
-                    }
+                    let cookie =
+                        sticky.and_then(|wanted| relay::sticky_cookie(&index, pos, wanted));
+                    let rewrite = self.route.response_headers();
+                    let fields = if rewrite.is_empty() {
+                        Fields::Raw(cookie)
+                    } else {
+                        // Valid when parsed a moment ago: never `None`.
+                        let mut map = head::response_fields(&resp.raw).unwrap_or_default();
+                        strip_hop_by_hop(&mut map);
+                        rewrite.apply(&mut map);
+                        if let Some(cookie) = cookie {
+                            map.append(SET_COOKIE, cookie);
+                        }
+                        Fields::Map(map)
+                    };
                     done.server = Some(Arc::clone(ep.id()));
                     done.status = resp.status.as_u16();
                     done.guard = Some(guard);
                     let max_idle = self.up.http1().map_or(Duration::ZERO, |c| c.max_idle());
                     return Reply::Server(ServerReply {
                         head: resp,
+                        fields,
                         conn,
                         pool: Arc::clone(&entry.pool),
                         max_idle,
