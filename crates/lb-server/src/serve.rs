@@ -31,6 +31,21 @@ pub(crate) async fn serve(
     let Some(timeout) = proxy_protocol else {
         return serve_io(service, stream, peer, peer, local, drain).await;
     };
+    // Boxed, as is every path but plain HTTP below: a connection task is as
+    // large as its largest state for as long as it lives, and plain HTTP
+    // connections are the ones kept open by the thousand.
+    Box::pin(serve_proxied(service, stream, peer, local, timeout, drain)).await;
+}
+
+/// [`serve`] after a PROXY protocol header.
+async fn serve_proxied(
+    service: &Service,
+    stream: TcpStream,
+    peer: SocketAddr,
+    local: SocketAddr,
+    timeout: Duration,
+    drain: CancellationToken,
+) {
     match lb_l4::proxy_protocol::accept(stream, timeout).await {
         Ok((header, io)) => {
             // A `LOCAL` command or an `UNKNOWN` family carries no address:
@@ -60,7 +75,7 @@ async fn serve_io<I>(
         Service::Tcp(proxy) => {
             // TCP connections are not interrupted by a drain: they run to
             // their end, cut off only when the drain period is over.
-            if let Err(error) = proxy.serve_connection(io, client, local).await {
+            if let Err(error) = Box::pin(proxy.serve_connection(io, client, local)).await {
                 debug!(%error, "tcp connection failed");
             }
         }

@@ -5,7 +5,9 @@
 use std::any::Any;
 use std::future::Future;
 use std::io;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -36,6 +38,10 @@ enum Next {
 }
 
 /// How reading a head ended.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "returned once per request, inside the boxed request future"
+)]
 enum HeadRead {
     Head(RequestHead),
     Handover,
@@ -44,6 +50,10 @@ enum HeadRead {
 }
 
 /// Serve HTTP/1.1 on `io` until it closes (or `shutdown` while idle).
+///
+/// This future is what an idle connection costs, so it holds little: the
+/// request's work (head, proxying, relay) is boxed for as long as the
+/// request lasts, and the wait for the next one holds no buffer.
 pub(crate) async fn serve<I>(
     listener: Arc<HttpListener>,
     mut io: I,
@@ -53,55 +63,66 @@ pub(crate) async fn serve<I>(
 ) where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let opts = listener.options();
-    let (header_timeout, idle_timeout) = (opts.header_timeout, opts.idle_timeout);
-    let max_head = opts.max_header_bytes.max(8192);
     let mut buf = BytesMut::new();
-    let mut deadline = deadline_after(header_timeout);
+    let mut deadline = deadline_after(listener.options().header_timeout);
     loop {
         if buf.is_empty() {
             // Idle: hold no buffer until the client sends something.
             buf = BytesMut::new();
-            let wait = wait_request(&mut io, &mut buf);
-            let got = tokio::select! {
-                biased;
-                () = shutdown.cancelled() => return,
-                got = within(deadline, wait) => got,
-            };
-            match got {
-                Some(Ok(true)) => {}
-                _ => return,
-            }
-            deadline = deadline_after(header_timeout);
-        }
-        let read = within(deadline, read_head(&mut io, &mut buf, max_head)).await;
-        let head = match read {
-            Some(HeadRead::Head(head)) => head,
-            Some(HeadRead::Handover) => {
-                return handover(&listener, io, buf.freeze(), info, tls, shutdown).await
-            }
-            Some(HeadRead::Invalid) => {
-                let _ = write_local(&mut io, &ProxyError::BadRequest("invalid head"), true).await;
+            if !wait_request(&mut io, &mut buf, deadline, &shutdown).await {
                 return;
             }
-            Some(HeadRead::Closed) | None => return,
-        };
-        // Boxed: the request's future is large and lives only while the
-        // request does; the connection's own future stays small while idle.
-        let next = Box::pin(serve_one(&listener, &mut io, head, info, tls, &shutdown)).await;
+            deadline = deadline_after(listener.options().header_timeout);
+        }
+        let next = Box::pin(request(
+            &listener, &mut io, &mut buf, deadline, info, tls, &shutdown,
+        ))
+        .await;
         match next {
-            Next::KeepAlive => deadline = deadline_after(idle_timeout),
+            Next::KeepAlive => deadline = deadline_after(listener.options().idle_timeout),
             Next::Close => {
                 let _ = io.shutdown().await;
                 return;
             }
-            Next::Handover(raw) => {
-                let mut all = BytesMut::with_capacity(raw.len() + buf.len());
-                all.extend_from_slice(&raw);
-                all.extend_from_slice(&buf);
-                return handover(&listener, io, all.freeze(), info, tls, shutdown).await;
+            Next::Handover(prefix) => {
+                return Box::pin(handover(&listener, io, prefix, info, tls, shutdown)).await;
             }
         }
+    }
+}
+
+/// Read one request head (by `deadline`) and serve it.
+async fn request<I>(
+    listener: &Arc<HttpListener>,
+    io: &mut I,
+    buf: &mut BytesMut,
+    deadline: Option<Instant>,
+    info: ConnInfo,
+    tls: bool,
+    shutdown: &CancellationToken,
+) -> Next
+where
+    I: AsyncRead + AsyncWrite + Unpin,
+{
+    let max_head = listener.options().max_header_bytes.max(8192);
+    let head = match within(deadline, read_head(io, buf, max_head)).await {
+        Some(HeadRead::Head(head)) => head,
+        Some(HeadRead::Handover) => return Next::Handover(std::mem::take(buf).freeze()),
+        Some(HeadRead::Invalid) => {
+            let _ = write_local(io, &ProxyError::BadRequest("invalid head"), true).await;
+            return Next::Close;
+        }
+        Some(HeadRead::Closed) | None => return Next::Close,
+    };
+    match serve_one(listener, io, head, info, tls, shutdown).await {
+        Next::Handover(raw) => {
+            let mut all = BytesMut::with_capacity(raw.len() + buf.len());
+            all.extend_from_slice(&raw);
+            all.extend_from_slice(buf);
+            buf.clear();
+            Next::Handover(all.freeze())
+        }
+        next => next,
     }
 }
 
@@ -117,19 +138,52 @@ async fn within<F: Future>(deadline: Option<Instant>, fut: F) -> Option<F::Outpu
     }
 }
 
-/// Wait until the client sends something: on a TCP stream, readiness
-/// alone, so no buffer is held; on others (TLS, PROXY protocol), the first
-/// read. `Ok(false)` when the client closed.
-async fn wait_request<I>(io: &mut I, buf: &mut BytesMut) -> io::Result<bool>
+/// Wait until the client sends something (`false`: it closed, failed, or
+/// `deadline` or `shutdown` came first). On a TCP stream this is readiness
+/// alone, so no buffer is held; on others (TLS, PROXY protocol) it is the
+/// first read.
+///
+/// Written by hand rather than with `select!` and `timeout`: this is the
+/// state an idle connection sits in, and its size is what each idle
+/// connection costs.
+async fn wait_request<I>(
+    io: &mut I,
+    buf: &mut BytesMut,
+    deadline: Option<Instant>,
+    shutdown: &CancellationToken,
+) -> bool
 where
     I: AsyncRead + Unpin + 'static,
 {
-    if let Some(tcp) = (io as &mut dyn Any).downcast_mut::<TcpStream>() {
-        tcp.readable().await?;
-        return Ok(true);
-    }
-    buf.reserve(HEAD_BUF);
-    Ok(io.read_buf(buf).await? > 0)
+    let mut cancelled = std::pin::pin!(shutdown.cancelled());
+    // Made on the first wait only: a client that already sent its next
+    // request costs no timer.
+    let mut sleep = None;
+    std::future::poll_fn(|cx| {
+        if let Some(tcp) = (&mut *io as &mut dyn Any).downcast_mut::<TcpStream>() {
+            if let Poll::Ready(r) = tcp.poll_read_ready(cx) {
+                return Poll::Ready(r.is_ok());
+            }
+        } else {
+            if buf.capacity() == 0 {
+                buf.reserve(HEAD_BUF);
+            }
+            if let Poll::Ready(r) = tokio_util::io::poll_read_buf(Pin::new(&mut *io), cx, buf) {
+                return Poll::Ready(matches!(r, Ok(n) if n > 0));
+            }
+        }
+        if cancelled.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(false);
+        }
+        if let Some(at) = deadline {
+            let sleep = sleep.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(at)));
+            if sleep.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(false);
+            }
+        }
+        Poll::Pending
+    })
+    .await
 }
 
 /// Read until `buf` holds a whole request head.
@@ -171,7 +225,7 @@ async fn handover<I>(
 {
     tracing::trace!("connection handed to hyper");
     let io = Prefixed::new(prefix, io);
-    Box::pin(listener.serve_hyper(io, info, tls, shutdown)).await;
+    listener.serve_hyper(io, info, tls, shutdown).await;
 }
 
 /// One request on the fast path.

@@ -164,8 +164,7 @@ pub(crate) fn parse_response(
             if (100..200).contains(&code) {
                 (len, None, BodyLen::Empty, false)
             } else {
-                let status =
-                    StatusCode::from_u16(code).map_err(|_| BadResponse("status code"))?;
+                let status = StatusCode::from_u16(code).map_err(|_| BadResponse("status code"))?;
                 let flags: ConnectionFlags = framing::connection_flags(resp.headers);
                 let body = framing::response_body(head_request, code, resp.headers)
                     .map_err(|_| BadResponse("conflicting or invalid length headers"))?;
@@ -193,9 +192,9 @@ fn reparse_response<'h, 'b>(
     headers: &'h mut Slots<'b>,
 ) -> Option<httparse::Response<'h, 'b>> {
     let mut resp = httparse::Response::new(&mut []);
-    match httparse::ParserConfig::default().parse_response_with_uninit_headers(
-        &mut resp, raw, headers,
-    ) {
+    match httparse::ParserConfig::default()
+        .parse_response_with_uninit_headers(&mut resp, raw, headers)
+    {
         Ok(httparse::Status::Complete(_)) => Some(resp),
         _ => None,
     }

@@ -31,6 +31,10 @@ use crate::upstream::Upstream;
 const READ_BUF: usize = 16 * 1024;
 
 /// What the fast path answers.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "returned once per request, inside the boxed request future"
+)]
 pub(crate) enum Reply {
     /// A locally made answer (404, 502, 503, 504).
     Local(ProxyError),

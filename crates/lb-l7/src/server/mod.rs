@@ -173,7 +173,9 @@ impl HttpListener {
             // Entering a disabled span on every poll is not free.
             self.serve_inner(io, info, shutdown).await;
         } else {
-            self.serve_inner(io, info, shutdown).instrument(span).await;
+            // Boxed, so that the connection's future holds one copy of
+            // `serve_inner`'s, not two.
+            Box::pin(self.serve_inner(io, info, shutdown).instrument(span)).await;
         }
     }
 
@@ -184,6 +186,20 @@ impl HttpListener {
         let Some(acceptor) = &self.tls else {
             return crate::h1::conn::serve(Arc::clone(self), io, info, false, shutdown).await;
         };
+        // Boxed: the handshake's state is large, and would otherwise size
+        // every plain connection's task too.
+        Box::pin(self.serve_tls(acceptor, io, info, shutdown)).await;
+    }
+
+    async fn serve_tls<I>(
+        self: &Arc<Self>,
+        acceptor: &TlsAcceptor,
+        io: I,
+        info: ConnInfo,
+        shutdown: CancellationToken,
+    ) where
+        I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
         let handshake = acceptor.accept(io);
         let limit = self.opts.header_timeout;
         let res = tokio::select! {

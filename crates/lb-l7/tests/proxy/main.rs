@@ -8,6 +8,7 @@
 mod support;
 
 mod errors;
+mod fast_path;
 mod forwarding;
 mod h2;
 mod observer;

@@ -354,3 +354,450 @@ pub(crate) async fn named_backend(name: &'static str) -> FnBackend {
     })
     .await
 }
+
+/// One request a [`RawBackend`] read, and where.
+#[derive(Debug, Clone)]
+pub(crate) struct Seen {
+    /// Which accepted connection it came on (0 for the first).
+    pub(crate) conn: u64,
+    /// Which request on that connection it was (0 for the first).
+    pub(crate) nth: u64,
+    /// The head as received, final empty line included.
+    pub(crate) head: String,
+    /// The body (read by `Content-Length` or chunked framing), decoded.
+    pub(crate) body: Vec<u8>,
+}
+
+impl Seen {
+    /// The method of the request line.
+    pub(crate) fn method(&self) -> &str {
+        self.head.split(' ').next().unwrap_or("")
+    }
+
+    /// The target of the request line.
+    pub(crate) fn path(&self) -> &str {
+        self.head.split(' ').nth(1).unwrap_or("")
+    }
+
+    /// Every value of the field `name` (any case), in order.
+    pub(crate) fn header_all(&self, name: &str) -> Vec<&str> {
+        self.head
+            .split("\r\n")
+            .skip(1)
+            .filter_map(|line| line.split_once(':'))
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.trim())
+            .collect()
+    }
+
+    /// The value of the field `name` (any case), if there is exactly one.
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+        match self.header_all(name)[..] {
+            [v] => Some(v),
+            [] => None,
+            ref many => panic!("{name} sent {} times: {many:?}", many.len()),
+        }
+    }
+}
+
+/// What a [`RawBackend`] does in answer to one request, step by step.
+#[derive(Debug, Clone)]
+pub(crate) enum Step {
+    /// Write these bytes, exactly.
+    Write(Vec<u8>),
+    /// Wait until the test notifies.
+    Wait(Arc<tokio::sync::Notify>),
+    /// Close the connection (after shutting down its write side).
+    Close,
+}
+
+/// A scripted HTTP/1.1 server on raw TCP: reads each request head (and a
+/// `Content-Length` or chunked body), records it, and does exactly what the
+/// script says for it. Counts the connections it accepted; dropping it
+/// closes them.
+pub(crate) struct RawBackend {
+    pub(crate) addr: SocketAddr,
+    connections: Arc<AtomicU64>,
+    seen: Arc<std::sync::Mutex<Vec<Seen>>>,
+    task: JoinHandle<()>,
+}
+
+impl Drop for RawBackend {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl RawBackend {
+    /// Serve every request with the steps `script` gives for it.
+    pub(crate) async fn start<F>(script: F) -> Self
+    where
+        F: Fn(&Seen) -> Vec<Step> + Send + Sync + 'static,
+    {
+        let tcp = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = tcp.local_addr().unwrap();
+        let connections = Arc::new(AtomicU64::new(0));
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let script = Arc::new(script);
+        let (count, log) = (Arc::clone(&connections), Arc::clone(&seen));
+        let task = tokio::spawn(async move {
+            let mut conns = tokio::task::JoinSet::new();
+            loop {
+                let Ok((stream, _)) = tcp.accept().await else {
+                    continue;
+                };
+                let conn = count.fetch_add(1, Relaxed);
+                let (script, log) = (Arc::clone(&script), Arc::clone(&log));
+                conns.spawn(raw_backend_conn(stream, conn, script, log));
+            }
+        });
+        Self {
+            addr,
+            connections,
+            seen,
+            task,
+        }
+    }
+
+    /// An answer with `Content-Length` to every request, its body the
+    /// request's target.
+    pub(crate) async fn echo_path() -> Self {
+        Self::start(|seen| vec![Step::Write(ok_with_body(seen.path().as_bytes()))]).await
+    }
+
+    /// TCP connections accepted so far.
+    pub(crate) fn connections(&self) -> u64 {
+        self.connections.load(Relaxed)
+    }
+
+    /// The requests read so far, in order.
+    pub(crate) fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+/// `HTTP/1.1 200 OK` with `Content-Length` and `body`.
+pub(crate) fn ok_with_body(body: &[u8]) -> Vec<u8> {
+    let mut out = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes();
+    out.extend_from_slice(body);
+    out
+}
+
+/// One connection of a [`RawBackend`].
+async fn raw_backend_conn<F>(
+    mut stream: TcpStream,
+    conn: u64,
+    script: Arc<F>,
+    log: Arc<std::sync::Mutex<Vec<Seen>>>,
+) where
+    F: Fn(&Seen) -> Vec<Step> + Send + Sync + 'static,
+{
+    use tokio::io::AsyncWriteExt;
+
+    let mut buf = Vec::new();
+    for nth in 0.. {
+        let Some(end) = fill_until(&mut stream, &mut buf, |b| {
+            find(b, b"\r\n\r\n").map(|i| i + 4)
+        })
+        .await
+        else {
+            return;
+        };
+        let head = String::from_utf8_lossy(&buf[..end]).into_owned();
+        buf.drain(..end);
+        let mut seen = Seen {
+            conn,
+            nth,
+            head,
+            body: Vec::new(),
+        };
+        if seen
+            .header_all("transfer-encoding")
+            .iter()
+            .any(|v| v.eq_ignore_ascii_case("chunked"))
+        {
+            let Some(used) =
+                fill_until(&mut stream, &mut buf, |b| dechunk(b).map(|d| d.used)).await
+            else {
+                return;
+            };
+            seen.body = dechunk(&buf).unwrap().body;
+            buf.drain(..used);
+        } else if let Some(len) = seen.header("content-length") {
+            let len: usize = len.parse().unwrap();
+            if fill_until(&mut stream, &mut buf, |b| (b.len() >= len).then_some(len))
+                .await
+                .is_none()
+            {
+                return;
+            }
+            seen.body = buf.drain(..len).collect();
+        }
+        log.lock().unwrap().push(seen.clone());
+        for step in script(&seen) {
+            match step {
+                Step::Write(bytes) => {
+                    if stream.write_all(&bytes).await.is_err() {
+                        return;
+                    }
+                }
+                Step::Wait(gate) => gate.notified().await,
+                Step::Close => {
+                    let _ = stream.shutdown().await;
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Read from `stream` into `buf` until `done` finds an end in it; `None` if
+/// the stream ends first.
+async fn fill_until(
+    stream: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    done: impl Fn(&[u8]) -> Option<usize>,
+) -> Option<usize> {
+    use tokio::io::AsyncReadExt;
+
+    loop {
+        if let Some(end) = done(buf) {
+            return Some(end);
+        }
+        buf.reserve(16 * 1024);
+        match stream.read_buf(buf).await {
+            Ok(0) | Err(_) => return None,
+            Ok(_) => {}
+        }
+    }
+}
+
+/// Where `needle` first occurs in `hay`.
+pub(crate) fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// A chunked body decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Dechunked {
+    /// The chunk data, concatenated.
+    pub(crate) body: Vec<u8>,
+    /// The trailer lines, as sent.
+    pub(crate) trailers: Vec<String>,
+    /// How many bytes of the input the body took, framing included.
+    pub(crate) used: usize,
+}
+
+/// Decode the chunked body at the front of `b`: `None` while it is
+/// incomplete. Panics on malformed framing.
+pub(crate) fn dechunk(b: &[u8]) -> Option<Dechunked> {
+    let mut pos = 0;
+    let mut body = Vec::new();
+    loop {
+        let eol = pos + find(&b[pos..], b"\r\n")?;
+        let line = std::str::from_utf8(&b[pos..eol]).unwrap();
+        let size = line.split(';').next().unwrap().trim();
+        let size =
+            usize::from_str_radix(size, 16).unwrap_or_else(|_| panic!("chunk size {line:?}"));
+        pos = eol + 2;
+        if size == 0 {
+            break;
+        }
+        if b.len() < pos + size + 2 {
+            return None;
+        }
+        body.extend_from_slice(&b[pos..pos + size]);
+        assert_eq!(
+            &b[pos + size..pos + size + 2],
+            b"\r\n",
+            "chunk data not ended by CRLF"
+        );
+        pos += size + 2;
+    }
+    let mut trailers = Vec::new();
+    loop {
+        let eol = pos + find(&b[pos..], b"\r\n")?;
+        let line = std::str::from_utf8(&b[pos..eol]).unwrap().to_owned();
+        pos = eol + 2;
+        if line.is_empty() {
+            return Some(Dechunked {
+                body,
+                trailers,
+                used: pos,
+            });
+        }
+        trailers.push(line);
+    }
+}
+
+/// A response read off a [`RawClient`].
+#[derive(Debug, Clone)]
+pub(crate) struct RawResponse {
+    /// The minor version of the status line (`HTTP/1.x`).
+    pub(crate) version: u8,
+    pub(crate) status: u16,
+    /// The fields, names lowercased, in order.
+    pub(crate) headers: Vec<(String, String)>,
+    /// The body, decoded.
+    pub(crate) body: Vec<u8>,
+    /// The body as framed on the wire (chunk sizes and trailers included).
+    pub(crate) framed: Vec<u8>,
+}
+
+impl RawResponse {
+    /// Every value of the field `name` (lowercase).
+    pub(crate) fn header_all(&self, name: &str) -> Vec<&str> {
+        self.headers
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    /// The value of the field `name` (lowercase), if there is exactly one.
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+        match self.header_all(name)[..] {
+            [v] => Some(v),
+            [] => None,
+            ref many => panic!("{name} sent {} times: {many:?}", many.len()),
+        }
+    }
+
+    /// The body as text.
+    pub(crate) fn text(&self) -> &str {
+        std::str::from_utf8(&self.body).unwrap()
+    }
+}
+
+/// How long a [`RawClient`] waits for bytes before failing the test.
+const RAW_CLIENT_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// An HTTP/1.1 client on raw TCP: writes exact bytes, reads responses.
+/// Every read fails the test after ten seconds without an answer (unless
+/// [`unguarded`](Self::unguarded)).
+pub(crate) struct RawClient {
+    pub(crate) stream: TcpStream,
+    buf: Vec<u8>,
+    guard: Option<std::time::Duration>,
+}
+
+impl RawClient {
+    pub(crate) async fn connect(addr: SocketAddr) -> Self {
+        Self {
+            stream: TcpStream::connect(addr).await.unwrap(),
+            buf: Vec::new(),
+            guard: Some(RAW_CLIENT_WAIT),
+        }
+    }
+
+    /// Reads wait without a limit: for tests on paused time, where a
+    /// pending timer lets the clock jump while a socket is read.
+    #[must_use]
+    pub(crate) fn unguarded(mut self) -> Self {
+        self.guard = None;
+        self
+    }
+
+    /// `fut`, failing the test if the guard time passes first.
+    async fn guarded<T>(guard: Option<std::time::Duration>, fut: impl Future<Output = T>) -> T {
+        match guard {
+            None => fut.await,
+            Some(limit) => tokio::time::timeout(limit, fut)
+                .await
+                .unwrap_or_else(|_| panic!("no answer from the proxy within {limit:?}")),
+        }
+    }
+
+    /// Write `bytes` in one write.
+    pub(crate) async fn send(&mut self, bytes: &[u8]) {
+        use tokio::io::AsyncWriteExt;
+        self.stream.write_all(bytes).await.unwrap();
+    }
+
+    /// Read until `done` finds an end in what was read (not taken off).
+    async fn fill(&mut self, done: impl Fn(&[u8]) -> Option<usize>) -> usize {
+        let (stream, buf) = (&mut self.stream, &mut self.buf);
+        let got = Self::guarded(self.guard, fill_until(stream, buf, done)).await;
+        got.unwrap_or_else(|| {
+            panic!(
+                "the proxy closed the connection; got {:?}",
+                String::from_utf8_lossy(&self.buf)
+            )
+        })
+    }
+
+    /// Take `n` bytes off what was read (reading more as needed).
+    pub(crate) async fn read_exact(&mut self, n: usize) -> Vec<u8> {
+        self.fill(|b| (b.len() >= n).then_some(n)).await;
+        self.buf.drain(..n).collect()
+    }
+
+    /// Read a response head: (minor version, status, fields).
+    pub(crate) async fn read_head(&mut self) -> (u8, u16, Vec<(String, String)>) {
+        let end = self.fill(|b| find(b, b"\r\n\r\n").map(|i| i + 4)).await;
+        let mut fields = [httparse::EMPTY_HEADER; 64];
+        let mut resp = httparse::Response::new(&mut fields);
+        let parsed = resp.parse(&self.buf[..end]).unwrap();
+        assert!(parsed.is_complete());
+        let headers = resp
+            .headers
+            .iter()
+            .map(|h| {
+                (
+                    h.name.to_ascii_lowercase(),
+                    String::from_utf8(h.value.to_vec()).unwrap(),
+                )
+            })
+            .collect();
+        let out = (resp.version.unwrap(), resp.code.unwrap(), headers);
+        self.buf.drain(..end);
+        out
+    }
+
+    /// Read one whole response; `head_request` says it answers a HEAD.
+    pub(crate) async fn read_response(&mut self, head_request: bool) -> RawResponse {
+        let (version, status, headers) = self.read_head().await;
+        let mut resp = RawResponse {
+            version,
+            status,
+            headers,
+            body: Vec::new(),
+            framed: Vec::new(),
+        };
+        if head_request || (100..200).contains(&status) || status == 204 || status == 304 {
+            return resp;
+        }
+        if resp.header("transfer-encoding").is_some() {
+            assert_eq!(resp.header("transfer-encoding"), Some("chunked"));
+            let used = self.fill(|b| dechunk(b).map(|d| d.used)).await;
+            resp.body = dechunk(&self.buf).unwrap().body;
+            resp.framed = self.buf.drain(..used).collect();
+        } else if let Some(len) = resp.header("content-length") {
+            let len: usize = len.parse().unwrap();
+            resp.body = self.read_exact(len).await;
+            resp.framed.clone_from(&resp.body);
+        } else {
+            resp.body = self.read_to_end().await;
+            resp.framed.clone_from(&resp.body);
+        }
+        resp
+    }
+
+    /// Everything until the proxy closes the connection (EOF or reset).
+    pub(crate) async fn read_to_end(&mut self) -> Vec<u8> {
+        use tokio::io::AsyncReadExt;
+        let mut out = std::mem::take(&mut self.buf);
+        let guard = self.guard;
+        let read = async {
+            loop {
+                out.reserve(16 * 1024);
+                match self.stream.read_buf(&mut out).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => {}
+                }
+            }
+        };
+        Self::guarded(guard, read).await;
+        out
+    }
+}
