@@ -138,10 +138,10 @@ async fn within<F: Future>(deadline: Option<Instant>, fut: F) -> Option<F::Outpu
     }
 }
 
-/// Wait until the client sends something (`false`: it closed, failed, or
-/// `deadline` or `shutdown` came first). On a TCP stream this is readiness
-/// alone, so no buffer is held; on others (TLS, PROXY protocol) it is the
-/// first read.
+/// Wait until the client sends something and read it into `buf` (`false`:
+/// it closed, failed, or `deadline` or `shutdown` came first). On a TCP
+/// stream the buffer is made only once readiness says bytes are there; on
+/// others (TLS, PROXY protocol) it is held for the read.
 ///
 /// Written by hand rather than with `select!` and `timeout`: this is the
 /// state an idle connection sits in, and its size is what each idle
@@ -161,8 +161,19 @@ where
     let mut sleep = None;
     std::future::poll_fn(|cx| {
         if let Some(tcp) = (&mut *io as &mut dyn Any).downcast_mut::<TcpStream>() {
-            if let Poll::Ready(r) = tcp.poll_read_ready(cx) {
-                return Poll::Ready(r.is_ok());
+            // Readiness can outlive the bytes (a read that filled the
+            // buffer leaves it set): read now, and wait again if there was
+            // nothing after all.
+            while let Poll::Ready(r) = tcp.poll_read_ready(cx) {
+                if r.is_err() {
+                    return Poll::Ready(false);
+                }
+                buf.reserve(HEAD_BUF);
+                match tcp.try_read_buf(buf) {
+                    Ok(n) => return Poll::Ready(n > 0),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => *buf = BytesMut::new(),
+                    Err(_) => return Poll::Ready(false),
+                }
             }
         } else {
             if buf.capacity() == 0 {

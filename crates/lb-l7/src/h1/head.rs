@@ -130,6 +130,10 @@ pub(crate) struct ResponseHead {
     pub(crate) body: BodyLen,
     /// The server keeps the connection open after this response.
     pub(crate) keep_alive: bool,
+    /// The server's `Content-Length` describes a body not sent (`HEAD`,
+    /// 304) and is relayed as it is; otherwise the relay writes its own
+    /// from the framing it uses (never next to chunked).
+    pub(crate) server_length: bool,
 }
 
 /// A response head that cannot be relayed.
@@ -146,7 +150,7 @@ pub(crate) fn parse_response(
 ) -> Result<Option<ResponseHead>, BadResponse> {
     let config = httparse::ParserConfig::default();
     loop {
-        let (len, status, body, keep_alive) = {
+        let (len, status, body, keep_alive, server_length) = {
             let mut headers = slots();
             let mut resp = httparse::Response::new(&mut []);
             let len = match config.parse_response_with_uninit_headers(&mut resp, buf, &mut headers)
@@ -162,14 +166,15 @@ pub(crate) fn parse_response(
                 return Err(BadResponse("101 without an upgrade request"));
             }
             if (100..200).contains(&code) {
-                (len, None, BodyLen::Empty, false)
+                (len, None, BodyLen::Empty, false, false)
             } else {
                 let status = StatusCode::from_u16(code).map_err(|_| BadResponse("status code"))?;
                 let flags: ConnectionFlags = framing::connection_flags(resp.headers);
                 let body = framing::response_body(head_request, code, resp.headers)
                     .map_err(|_| BadResponse("conflicting or invalid length headers"))?;
                 let keep_alive = version == 1 && !flags.close && body != BodyLen::UntilClose;
-                (len, Some(status), body, keep_alive)
+                let server_length = head_request || code == 204 || code == 304;
+                (len, Some(status), body, keep_alive, server_length)
             }
         };
         let head = buf.split_to(len).freeze();
@@ -182,6 +187,7 @@ pub(crate) fn parse_response(
             raw: head,
             body,
             keep_alive,
+            server_length,
         }));
     }
 }
@@ -238,23 +244,24 @@ fn named_by_connection(name: &str, fields: &[httparse::Header<'_>]) -> bool {
 /// not parse (never for a head from [`parse_response`]).
 pub(crate) fn write_response_raw(
     out: &mut Vec<u8>,
-    raw: &Bytes,
-    status: StatusCode,
+    head: &ResponseHead,
     extra: Option<(&HeaderName, &HeaderValue)>,
-    body: BodyLen,
     close: bool,
 ) -> bool {
     let mut slots = slots();
-    let Some(resp) = reparse_response(raw, &mut slots) else {
+    let Some(resp) = reparse_response(&head.raw, &mut slots) else {
         return false;
     };
-    write_status(out, status);
+    write_status(out, head.status);
     let connection = resp
         .headers
         .iter()
         .any(|f| f.name.eq_ignore_ascii_case("connection"));
     for f in resp.headers.iter() {
-        if fixed_hop_by_hop(f.name) || (connection && named_by_connection(f.name, resp.headers)) {
+        if fixed_hop_by_hop(f.name)
+            || (!head.server_length && f.name.eq_ignore_ascii_case("content-length"))
+            || (connection && named_by_connection(f.name, resp.headers))
+        {
             continue;
         }
         out.extend_from_slice(f.name.as_bytes());
@@ -268,7 +275,7 @@ pub(crate) fn write_response_raw(
         out.extend_from_slice(value.as_bytes());
         out.extend_from_slice(b"\r\n");
     }
-    write_framing(out, body, close);
+    write_framing(out, head, close);
     true
 }
 
@@ -280,9 +287,18 @@ fn write_status(out: &mut Vec<u8>, status: StatusCode) {
     out.extend_from_slice(b"\r\n");
 }
 
-fn write_framing(out: &mut Vec<u8>, body: BodyLen, close: bool) {
-    if body == BodyLen::Chunked {
-        out.extend_from_slice(b"transfer-encoding: chunked\r\n");
+/// The framing the relay uses: `Content-Length` (unless the server's is
+/// relayed), or chunked; then `Connection: close` when `close`.
+fn write_framing(out: &mut Vec<u8>, head: &ResponseHead, close: bool) {
+    match head.body {
+        BodyLen::Chunked => out.extend_from_slice(b"transfer-encoding: chunked\r\n"),
+        BodyLen::Length(n) if !head.server_length => {
+            out.extend_from_slice(b"content-length: ");
+            out.extend_from_slice(n.to_string().as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+        BodyLen::Empty if !head.server_length => out.extend_from_slice(b"content-length: 0\r\n"),
+        _ => {}
     }
     if close {
         out.extend_from_slice(b"connection: close\r\n");
@@ -314,14 +330,21 @@ pub(crate) fn write_request(out: &mut Vec<u8>, method: &Method, path: &str, head
 /// uses (`body`) and `Connection: close` when `close`.
 pub(crate) fn write_response(
     out: &mut Vec<u8>,
-    status: StatusCode,
+    head: &ResponseHead,
     headers: &HeaderMap,
-    body: BodyLen,
     close: bool,
 ) {
-    write_status(out, status);
-    write_fields(out, headers);
-    write_framing(out, body, close);
+    write_status(out, head.status);
+    for (name, value) in headers {
+        if name == http::header::CONTENT_LENGTH && !head.server_length {
+            continue;
+        }
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    write_framing(out, head, close);
 }
 
 #[cfg(test)]
@@ -414,10 +437,19 @@ mod tests {
         write_request(&mut out, &Method::GET, "/p?q", &headers);
         assert_eq!(out, b"GET /p?q HTTP/1.1\r\nx-a: 1\r\n");
         out.clear();
-        write_response(&mut out, StatusCode::OK, &headers, BodyLen::Chunked, true);
+        let head = ResponseHead {
+            status: StatusCode::OK,
+            raw: Bytes::new(),
+            body: BodyLen::Length(5),
+            keep_alive: true,
+            server_length: false,
+        };
+        headers.insert("content-length", HeaderValue::from_static("7"));
+        write_response(&mut out, &head, &headers, true);
         assert_eq!(
-            out,
-            &b"HTTP/1.1 200 OK\r\nx-a: 1\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n"[..]
+            String::from_utf8(out).unwrap(),
+            "HTTP/1.1 200 OK\r\nx-a: 1\r\ncontent-length: 5\r\nconnection: close\r\n\r\n",
+            "the length written is the one the relay uses"
         );
     }
 
@@ -432,10 +464,8 @@ mod tests {
         let mut out = Vec::new();
         assert!(write_response_raw(
             &mut out,
-            &head.raw,
-            head.status,
+            &head,
             Some((&http::header::SET_COOKIE, &cookie)),
-            head.body,
             false,
         ));
         assert_eq!(

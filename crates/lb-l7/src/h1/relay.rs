@@ -55,10 +55,10 @@ where
     let close = close || body == BodyLen::UntilClose;
     let mut out = Vec::with_capacity(512 + conn.buf.len().min(BODY_BUF));
     match &fields {
-        Fields::Map(map) => head::write_response(&mut out, resp.status, map, body, close),
+        Fields::Map(map) => head::write_response(&mut out, &resp, map, close),
         Fields::Raw(cookie) => {
             let extra = cookie.as_ref().map(|c| (&SET_COOKIE, c));
-            if !head::write_response_raw(&mut out, &resp.raw, resp.status, extra, body, close) {
+            if !head::write_response_raw(&mut out, &resp, extra, close) {
                 return Outcome {
                     how: Relayed::ServerFailed,
                     bytes: 0,

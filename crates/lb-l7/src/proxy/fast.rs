@@ -30,6 +30,10 @@ use crate::upstream::Upstream;
 /// Size of a server connection's read buffer.
 const READ_BUF: usize = 16 * 1024;
 
+/// Largest response head accepted from a server (hyper's client stops near
+/// 400 KiB); beyond it the answer is 502.
+const MAX_RESPONSE_HEAD: usize = 256 * 1024;
+
 /// What the fast path answers.
 #[allow(
     clippy::large_enum_variant,
@@ -128,8 +132,11 @@ async fn exchange(
                 return Ok(head);
             }
         }
+        if conn.buf.len() >= MAX_RESPONSE_HEAD {
+            return Err(BadResponse("response head too large").into());
+        }
         if conn.buf.capacity() - conn.buf.len() < 1024 {
-            conn.buf.reserve(READ_BUF);
+            conn.buf.reserve(READ_BUF.max(conn.buf.len()));
         }
         match conn.io.read_buf(&mut conn.buf).await {
             Ok(0) | Err(_) if reused && !got_any => return Err(ExchangeError::Stale),
