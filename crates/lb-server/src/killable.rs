@@ -7,14 +7,14 @@
 //! request's instructions. Here the token's future is polled with a waker of
 //! its own, and again only after that waker fired.
 
-use std::future::{poll_fn, Future};
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 
 use futures_util::task::AtomicWaker;
-use tokio_util::sync::CancellationToken;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
 /// Set when the token woke; wakes the connection's task.
 #[derive(Default)]
@@ -34,34 +34,56 @@ impl Wake for Flag {
     }
 }
 
+pin_project_lite::pin_project! {
+    /// The future of [`until_killed`].
+    pub(crate) struct UntilKilled<F> {
+        #[pin]
+        fut: F,
+        flag: Arc<Flag>,
+        waker: Waker,
+        killed: Pin<Box<WaitForCancellationFutureOwned>>,
+    }
+}
+
 /// Drive `fut` to its end; `false` if `kill` was cancelled first.
 ///
-/// Takes the future pinned where the caller built it: moving a connection's
-/// future (several KiB) into this one would copy it, and an `async fn`
-/// holding it by value would reserve room for it twice.
-pub(crate) fn until_killed<'a, F: Future<Output = ()>>(
-    mut fut: Pin<&'a mut F>,
-    kill: &'a CancellationToken,
-) -> impl Future<Output = bool> + 'a {
+/// Owns `fut` in place (no second copy of a connection's future): the
+/// kill signal costs one small allocation beside it.
+pub(crate) fn until_killed<F: Future<Output = ()>>(
+    fut: F,
+    kill: &CancellationToken,
+) -> UntilKilled<F> {
     let flag = Arc::new(Flag::default());
     flag.hit.store(true, Ordering::Relaxed); // poll once to register
     let waker = Waker::from(Arc::clone(&flag));
-    let mut killed = Box::pin(kill.cancelled());
-    poll_fn(move |cx| {
-        if fut.as_mut().poll(cx).is_ready() {
+    UntilKilled {
+        fut,
+        flag,
+        waker,
+        killed: Box::pin(kill.clone().cancelled_owned()),
+    }
+}
+
+impl<F: Future<Output = ()>> Future for UntilKilled<F> {
+    type Output = bool;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<bool> {
+        let this = self.project();
+        if this.fut.poll(cx).is_ready() {
             return Poll::Ready(true);
         }
-        flag.task.register(cx.waker());
-        if flag.hit.swap(false, Ordering::AcqRel)
-            && killed
+        this.flag.task.register(cx.waker());
+        if this.flag.hit.swap(false, Ordering::AcqRel)
+            && this
+                .killed
                 .as_mut()
-                .poll(&mut Context::from_waker(&waker))
+                .poll(&mut Context::from_waker(this.waker))
                 .is_ready()
         {
             return Poll::Ready(false);
         }
         Poll::Pending
-    })
+    }
 }
 
 #[cfg(test)]
@@ -71,9 +93,9 @@ mod tests {
     #[tokio::test]
     async fn ends_with_the_future_or_when_killed() {
         let kill = CancellationToken::new();
-        assert!(until_killed(std::pin::pin!(async {}), &kill).await);
+        assert!(until_killed(async {}, &kill).await);
 
-        let never = std::pin::pin!(std::future::pending::<()>());
+        let never = std::future::pending::<()>();
         let killer = kill.clone();
         tokio::spawn(async move { killer.cancel() });
         assert!(!until_killed(never, &kill).await);

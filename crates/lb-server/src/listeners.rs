@@ -11,19 +11,24 @@
 //! its connections to finish gracefully (HTTP: in-flight requests complete,
 //! idle keep-alives close), `kill` drops whatever is still open.
 
+use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use socket2::{Domain, Protocol, Socket, Type};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
+use tokio::net::TcpListener;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, debug_span, warn, Instrument};
 
+use crate::killable::UntilKilled;
+use crate::metrics::listener::ConnectionGuard;
 use crate::metrics::{ListenerMetrics, Metrics};
 use crate::serve::Service;
 
@@ -232,18 +237,19 @@ impl Acceptor {
             }
             let service = self.service.load_full();
             let counted = self.metrics.connection();
-            let conn = Connection {
-                local: self.local,
-                peer,
-                proxy_protocol: options.proxy_protocol,
-                drain: self.drain.clone(),
-                kill: self.kill.clone(),
-            };
             let span = debug_span!("accept", listener = %self.name, client.addr = %peer, server.addr = %self.local);
-            let task = async move {
-                let _permit = permit;
-                let _counted = counted;
-                conn.serve(stream, service).await;
+            let serve = crate::serve::serve(
+                &service,
+                stream,
+                peer,
+                self.local,
+                options.proxy_protocol,
+                self.drain.clone(),
+            );
+            let task = ConnTask {
+                inner: crate::killable::until_killed(serve, &self.kill),
+                _permit: permit,
+                _counted: counted,
             };
             // Entering a disabled span on every poll of the connection is
             // not free: instrument only when debug logging is on.
@@ -257,30 +263,29 @@ impl Acceptor {
     }
 }
 
-struct Connection {
-    local: SocketAddr,
-    peer: SocketAddr,
-    proxy_protocol: Option<Duration>,
-    drain: CancellationToken,
-    kill: CancellationToken,
+pin_project_lite::pin_project! {
+    /// One connection's task: its future, with the listener's connection
+    /// permit and gauge held until it ends. A struct rather than an
+    /// `async` block, which would keep what it captured beside the future
+    /// it awaits: an idle connection costs what this holds.
+    struct ConnTask<F> {
+        #[pin]
+        inner: UntilKilled<F>,
+        _permit: OwnedSemaphorePermit,
+        _counted: ConnectionGuard,
+    }
 }
 
-impl Connection {
-    async fn serve(self, stream: TcpStream, service: Arc<Service>) {
-        // Pinned where it is built, so that it is never moved (copied).
-        let serve = std::pin::pin!(crate::serve::serve(
-            &service,
-            stream,
-            self.peer,
-            self.local,
-            self.proxy_protocol,
-            self.drain.clone(),
-        ));
-        if crate::killable::until_killed(serve, &self.kill).await {
+impl<F: Future<Output = ()>> Future for ConnTask<F> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if ready!(self.project().inner.poll(cx)) {
             debug!("connection closed");
         } else {
             debug!("connection dropped at the end of the drain period");
         }
+        Poll::Ready(())
     }
 }
 

@@ -1,10 +1,13 @@
 //! What an accepted TCP connection is handed to: an HTTP listener (lb-l7) or a
 //! TCP proxy (lb-l4), after the optional PROXY protocol header.
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::future::Either;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
@@ -20,21 +23,36 @@ pub(crate) enum Service {
 }
 
 /// Serve one accepted connection until it ends or `drain` asks it to finish.
-pub(crate) async fn serve(
+///
+/// Built here, not by an `async fn`: a plain HTTP connection's future is
+/// then lb-l7's own and nothing more (an idle connection costs what its
+/// task holds); every other path is boxed.
+pub(crate) fn serve(
     service: &Service,
     stream: TcpStream,
     peer: SocketAddr,
     local: SocketAddr,
     proxy_protocol: Option<Duration>,
     drain: CancellationToken,
-) {
-    let Some(timeout) = proxy_protocol else {
-        return serve_io(service, stream, peer, peer, local, drain).await;
-    };
-    // Boxed, as is every path but plain HTTP below: a connection task is as
-    // large as its largest state for as long as it lives, and plain HTTP
-    // connections are the ones kept open by the thousand.
-    Box::pin(serve_proxied(service, stream, peer, local, timeout, drain)).await;
+) -> impl Future<Output = ()> + Send + 'static {
+    match (service, proxy_protocol) {
+        (Service::Http(listener), None) => {
+            let info = lb_l7::ConnInfo::new(peer, local);
+            Either::Left(listener.serve_connection(stream, info, drain))
+        }
+        (_, None) => {
+            let service = service.clone();
+            Either::Right(Box::pin(async move {
+                serve_io(&service, stream, peer, peer, local, drain).await;
+            }) as Pin<Box<dyn Future<Output = ()> + Send>>)
+        }
+        (_, Some(timeout)) => {
+            let service = service.clone();
+            Either::Right(Box::pin(async move {
+                serve_proxied(&service, stream, peer, local, timeout, drain).await;
+            }) as Pin<Box<dyn Future<Output = ()> + Send>>)
+        }
+    }
 }
 
 /// [`serve`] after a PROXY protocol header.
@@ -75,7 +93,7 @@ async fn serve_io<I>(
         Service::Tcp(proxy) => {
             // TCP connections are not interrupted by a drain: they run to
             // their end, cut off only when the drain period is over.
-            if let Err(error) = Box::pin(proxy.serve_connection(io, client, local)).await {
+            if let Err(error) = proxy.serve_connection(io, client, local).await {
                 debug!(%error, "tcp connection failed");
             }
         }

@@ -4,10 +4,12 @@
 //! hands each request to the router.
 
 use std::fmt;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
+use futures_util::future::Either;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -155,12 +157,19 @@ impl HttpListener {
     ///
     /// Errors (handshake failures, resets, timeouts) are logged at `debug`
     /// and end the connection; they never panic.
-    pub async fn serve_connection<I>(
+    ///
+    /// The future is built here rather than by an `async fn`, so that a
+    /// plain HTTP/1.1 connection's future is the fast path's own and
+    /// nothing more (an `async fn` keeps its arguments beside the future
+    /// it awaits): an idle connection costs what that future holds. TLS and
+    /// traced connections are boxed.
+    pub fn serve_connection<I>(
         self: &Arc<Self>,
         io: I,
         info: ConnInfo,
         shutdown: CancellationToken,
-    ) where
+    ) -> impl Future<Output = ()> + Send + 'static
+    where
         I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
         let span = tracing::debug_span!(
@@ -169,26 +178,29 @@ impl HttpListener {
             client.addr = %info.client,
             server.addr = %info.local
         );
-        if span.is_disabled() {
-            // Entering a disabled span on every poll is not free.
-            self.serve_inner(io, info, shutdown).await;
-        } else {
-            // Boxed, so that the connection's future holds one copy of
-            // `serve_inner`'s, not two.
-            Box::pin(self.serve_inner(io, info, shutdown).instrument(span)).await;
+        let this = Arc::clone(self);
+        if !span.is_disabled() {
+            return Either::Left(Box::pin(
+                this.serve_any(io, info, shutdown).instrument(span),
+            ));
         }
+        if self.tls.is_none() {
+            return Either::Right(Either::Left(crate::h1::conn::serve(
+                this, io, info, false, shutdown,
+            )));
+        }
+        Either::Right(Either::Right(Box::pin(this.serve_any(io, info, shutdown))))
     }
 
-    async fn serve_inner<I>(self: &Arc<Self>, io: I, info: ConnInfo, shutdown: CancellationToken)
+    /// [`serve_connection`](Self::serve_connection), TLS or plain.
+    async fn serve_any<I>(self: Arc<Self>, io: I, info: ConnInfo, shutdown: CancellationToken)
     where
         I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
-        let Some(acceptor) = &self.tls else {
-            return crate::h1::conn::serve(Arc::clone(self), io, info, false, shutdown).await;
-        };
-        // Boxed: the handshake's state is large, and would otherwise size
-        // every plain connection's task too.
-        Box::pin(self.serve_tls(acceptor, io, info, shutdown)).await;
+        match self.tls.clone() {
+            None => crate::h1::conn::serve(self, io, info, false, shutdown).await,
+            Some(acceptor) => self.serve_tls(&acceptor, io, info, shutdown).await,
+        }
     }
 
     async fn serve_tls<I>(
