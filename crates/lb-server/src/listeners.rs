@@ -232,9 +232,8 @@ impl Acceptor {
                     continue;
                 }
             };
-            if let Err(error) = stream.set_nodelay(true) {
-                debug!(%error, "TCP_NODELAY");
-            }
+            // TCP_NODELAY is set where the connection is served: an HTTP
+            // connection needs it only once it is kept alive.
             let service = self.service.load_full();
             let counted = self.metrics.connection();
             let span = debug_span!("accept", listener = %self.name, client.addr = %peer, server.addr = %self.local);

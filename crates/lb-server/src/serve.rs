@@ -41,17 +41,27 @@ pub(crate) fn serve(
             Either::Left(listener.serve_connection(stream, info, drain))
         }
         (_, None) => {
+            nodelay(&stream);
             let service = service.clone();
             Either::Right(Box::pin(async move {
                 serve_io(&service, stream, peer, peer, local, drain).await;
             }) as Pin<Box<dyn Future<Output = ()> + Send>>)
         }
         (_, Some(timeout)) => {
+            nodelay(&stream);
             let service = service.clone();
             Either::Right(Box::pin(async move {
                 serve_proxied(&service, stream, peer, local, timeout, drain).await;
             }) as Pin<Box<dyn Future<Output = ()> + Send>>)
         }
+    }
+}
+
+/// `TCP_NODELAY` for connections served byte for byte or after a PROXY
+/// header (plain HTTP sets it itself, once a connection is kept alive).
+fn nodelay(stream: &TcpStream) {
+    if let Err(error) = stream.set_nodelay(true) {
+        debug!(%error, "TCP_NODELAY");
     }
 }
 

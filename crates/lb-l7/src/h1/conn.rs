@@ -65,6 +65,7 @@ pub(crate) async fn serve<I>(
 {
     let mut buf = BytesMut::new();
     let mut deadline = deadline_after(listener.options().header_timeout);
+    let mut kept_alive = false;
     loop {
         if buf.is_empty() {
             // Idle: hold no buffer until the client sends something.
@@ -79,12 +80,26 @@ pub(crate) async fn serve<I>(
         ))
         .await;
         match next {
-            Next::KeepAlive => deadline = deadline_after(listener.options().idle_timeout),
+            Next::KeepAlive => {
+                if !kept_alive {
+                    // As nginx does: only a connection that stays open
+                    // needs its small writes sent at once; one that closes
+                    // after its response spares the syscall.
+                    kept_alive = true;
+                    set_nodelay(&io);
+                }
+                deadline = deadline_after(listener.options().idle_timeout);
+            }
             Next::Close => {
-                let _ = io.shutdown().await;
+                // A plain TCP connection with nothing unread closes with a
+                // FIN on `close`; TLS needs its close_notify.
+                if !(buf.is_empty() && is_tcp(&io)) {
+                    let _ = io.shutdown().await;
+                }
                 return;
             }
             Next::Handover(prefix) => {
+                set_nodelay(&io);
                 return Box::pin(handover(&listener, io, prefix, info, tls, shutdown)).await;
             }
         }
@@ -123,6 +138,21 @@ where
             Next::Handover(all.freeze())
         }
         next => next,
+    }
+}
+
+/// Whether `io` is a plain TCP stream.
+fn is_tcp<I: 'static>(io: &I) -> bool {
+    (io as &dyn Any).is::<TcpStream>()
+}
+
+/// `TCP_NODELAY` on `io` if it is a plain TCP stream (others were set up
+/// by whoever wrapped them).
+pub(crate) fn set_nodelay<I: 'static>(io: &I) {
+    if let Some(tcp) = (io as &dyn Any).downcast_ref::<TcpStream>() {
+        if let Err(error) = tcp.set_nodelay(true) {
+            tracing::debug!(%error, "TCP_NODELAY");
+        }
     }
 }
 

@@ -199,7 +199,10 @@ impl HttpListener {
     {
         match self.tls.clone() {
             None => crate::h1::conn::serve(self, io, info, false, shutdown).await,
-            Some(acceptor) => self.serve_tls(&acceptor, io, info, shutdown).await,
+            Some(acceptor) => {
+                crate::h1::conn::set_nodelay(&io);
+                self.serve_tls(&acceptor, io, info, shutdown).await;
+            }
         }
     }
 
