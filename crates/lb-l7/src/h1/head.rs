@@ -64,7 +64,12 @@ pub(crate) fn parse_request(buf: &mut BytesMut) -> Parsed<RequestHead> {
             return Parsed::Handover;
         };
         let flags = framing::connection_flags(req.headers);
-        if flags.upgrade || flags.has_upgrade_header || flags.expect || !path.starts_with('/') {
+        if flags.upgrade
+            || flags.has_upgrade_header
+            || flags.expect
+            || !path.starts_with('/')
+            || req.method == Some("CONNECT")
+        {
             return Parsed::Handover;
         }
         if !matches!(framing::request_body(req.headers), Ok(BodyLen::Empty)) {
@@ -279,6 +284,22 @@ pub(crate) fn write_response_raw(
     true
 }
 
+/// Append `n` in decimal (without `core::fmt` and its allocation).
+fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        // `n % 10 < 10`: the cast is exact.
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
+}
+
 fn write_status(out: &mut Vec<u8>, status: StatusCode) {
     out.extend_from_slice(b"HTTP/1.1 ");
     out.extend_from_slice(status.as_str().as_bytes());
@@ -294,7 +315,7 @@ fn write_framing(out: &mut Vec<u8>, head: &ResponseHead, close: bool) {
         BodyLen::Chunked => out.extend_from_slice(b"transfer-encoding: chunked\r\n"),
         BodyLen::Length(n) if !head.server_length => {
             out.extend_from_slice(b"content-length: ");
-            out.extend_from_slice(n.to_string().as_bytes());
+            push_decimal(out, n);
             out.extend_from_slice(b"\r\n");
         }
         BodyLen::Empty if !head.server_length => out.extend_from_slice(b"content-length: 0\r\n"),
@@ -383,6 +404,7 @@ mod tests {
             b"PUT / HTTP/1.1\r\nExpect: 100-continue\r\n\r\n",
             b"GET http://x/ HTTP/1.1\r\n\r\n",
             b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+            b"CONNECT /x HTTP/1.1\r\nHost: x\r\n\r\n",
             b"GET / HTTP/1.1\r\nBad Header: x\r\n\r\n",
         ] {
             let (p, rest) = parse(raw);
@@ -427,6 +449,15 @@ mod tests {
         let head = parse_response(&mut buf, false).unwrap().unwrap();
         assert_eq!(head.body, BodyLen::UntilClose);
         assert!(!head.keep_alive);
+    }
+
+    #[test]
+    fn decimals_are_written_whole() {
+        for n in [0, 7, 10, 1024, u64::MAX] {
+            let mut out = Vec::new();
+            push_decimal(&mut out, n);
+            assert_eq!(out, n.to_string().as_bytes());
+        }
     }
 
     #[test]
