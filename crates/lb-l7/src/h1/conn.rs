@@ -6,6 +6,7 @@ use std::any::Any;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
@@ -129,10 +130,22 @@ where
         }
         Some(HeadRead::Closed) | None => return Next::Close,
     };
-    match serve_one(listener, io, head, info, tls, shutdown).await {
+    // A small body is read whole (no deadline: hyper has none for bodies
+    // either) so that it can be sent again on a retry.
+    let want = usize::try_from(head.body).unwrap_or(usize::MAX);
+    while buf.len() < want {
+        buf.reserve(want - buf.len());
+        match io.read_buf(buf).await {
+            Ok(0) | Err(_) => return Next::Close,
+            Ok(_) => {}
+        }
+    }
+    let body = buf.split_to(want).freeze();
+    match serve_one(listener, io, head, body.clone(), info, tls, shutdown).await {
         Next::Handover(raw) => {
-            let mut all = BytesMut::with_capacity(raw.len() + buf.len());
+            let mut all = BytesMut::with_capacity(raw.len() + body.len() + buf.len());
             all.extend_from_slice(&raw);
+            all.extend_from_slice(&body);
             all.extend_from_slice(buf);
             buf.clear();
             Next::Handover(all.freeze())
@@ -274,6 +287,7 @@ async fn serve_one<I>(
     listener: &Arc<HttpListener>,
     io: &mut I,
     head: RequestHead,
+    body: Bytes,
     info: ConnInfo,
     tls: bool,
     shutdown: &CancellationToken,
@@ -282,7 +296,9 @@ where
     I: AsyncRead + AsyncWrite + Unpin,
 {
     let routing = listener.routing();
-    let RequestHead { parts, close, raw } = head;
+    let RequestHead {
+        parts, close, raw, ..
+    } = head;
     let routed = fast::route_fast(&routing, &parts);
     let routed = match routed {
         Ok(None) => return Next::Handover(raw),
@@ -298,7 +314,8 @@ where
             host: parts.headers.get(HOST).cloned(),
             client: info.client,
             start: Instant::now(),
-            bytes_in: None,
+            // Made only for a request with a body, as on the hyper path.
+            bytes_in: (!body.is_empty()).then(|| Arc::new(AtomicU64::new(body.len() as u64))),
         })
     });
     let mut done = Completion::new(None, record);
@@ -314,7 +331,7 @@ where
         info,
         tls,
     };
-    let reply = forward.run_fast(parts, &mut done).await;
+    let reply = forward.run_fast(parts, body, &mut done).await;
     let close = close || shutdown.is_cancelled();
     match reply {
         Reply::Local(err) => answer_local(io, &err, close, done).await,

@@ -24,7 +24,15 @@ pub(crate) struct RequestHead {
     pub(crate) close: bool,
     /// The head as received, for handing the connection to hyper after all.
     pub(crate) raw: Bytes,
+    /// The length of the body that follows (`Content-Length`, at most
+    /// [`MAX_BODY`]); 0 for none.
+    pub(crate) body: u64,
 }
+
+/// Largest request body the fast path takes: it is read whole before the
+/// request is sent, so that a retry can send it again. Larger bodies, and
+/// chunked ones, are streamed by hyper.
+pub(crate) const MAX_BODY: u64 = 64 * 1024;
 
 /// What a look at the read buffer found.
 #[derive(Debug)]
@@ -33,7 +41,7 @@ pub(crate) enum Parsed<T> {
     Complete(T),
     /// More bytes are needed.
     Partial,
-    /// Not for the fast path (malformed, HTTP/1.0, a body, an upgrade,
+    /// Not for the fast path (malformed, HTTP/1.0, a large or chunked body, an upgrade,
     /// `Expect`, not origin-form): the buffer is left untouched for hyper.
     Handover,
     /// Taken off the buffer but not valid for `http` (answered 400).
@@ -52,7 +60,7 @@ fn slots<'b>() -> Slots<'b> {
 /// path can serve is split off the buffer.
 pub(crate) fn parse_request(buf: &mut BytesMut) -> Parsed<RequestHead> {
     // First pass: is it complete, and is it for the fast path?
-    let (len, close) = {
+    let (len, close, body) = {
         let mut headers = slots();
         let mut req = httparse::Request::new(&mut []);
         let len = match req.parse_with_uninit_headers(buf, &mut headers) {
@@ -72,10 +80,13 @@ pub(crate) fn parse_request(buf: &mut BytesMut) -> Parsed<RequestHead> {
         {
             return Parsed::Handover;
         }
-        if !matches!(framing::request_body(req.headers), Ok(BodyLen::Empty)) {
-            return Parsed::Handover;
-        }
-        (len, flags.close)
+        let body = match framing::request_body(req.headers) {
+            Ok(BodyLen::Empty) => 0,
+            // Small enough to hold whole: it can be sent again on a retry.
+            Ok(BodyLen::Length(n)) if n <= MAX_BODY => n,
+            _ => return Parsed::Handover,
+        };
+        (len, flags.close, body)
     };
     // Second pass over the head alone, so that the `http` values can share
     // its memory.
@@ -109,6 +120,7 @@ pub(crate) fn parse_request(buf: &mut BytesMut) -> Parsed<RequestHead> {
         parts: r.into_parts().0,
         close,
         raw: head,
+        body,
     })
 }
 
@@ -398,7 +410,7 @@ mod tests {
     fn what_the_fast_path_does_not_serve_is_left_for_hyper() {
         for raw in [
             &b"GET / HTTP/1.0\r\n\r\n"[..],
-            b"POST / HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc",
+            b"POST / HTTP/1.1\r\nContent-Length: 65537\r\n\r\nabc",
             b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
             b"GET / HTTP/1.1\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n",
             b"PUT / HTTP/1.1\r\nExpect: 100-continue\r\n\r\n",
@@ -415,6 +427,13 @@ mod tests {
             );
             assert_eq!(&rest[..], raw, "the buffer is untouched");
         }
+    }
+
+    #[test]
+    fn a_small_body_is_left_for_the_fast_path_to_read() {
+        let (p, rest) = parse(b"POST /f HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc");
+        assert!(matches!(p, Parsed::Complete(h) if h.body == 3));
+        assert_eq!(&rest[..], b"abc");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The HTTP/1.1 fast path: our own connection loop for the common request
-//! (HTTP/1.1, origin-form, no body, no upgrade, no `Expect`) to an upstream
-//! of plain HTTP/1.1 servers.
+//! (HTTP/1.1, origin-form, no body or a `Content-Length` body of at most
+//! 64 KiB, no upgrade, no `Expect`) to an upstream of plain HTTP/1.1
+//! servers.
 //!
 //! Why: with hyper on both sides a proxied request goes through two codecs,
 //! two tasks (the client connection's and the pooled server connection's)
@@ -12,9 +13,9 @@
 //! the response head the same way and relays the body as the server framed
 //! it. An idle connection holds no buffer at all.
 //!
-//! Everything else — HTTP/1.0, request bodies, upgrades, `Expect`, h2c,
-//! malformed or oversized heads, upstreams over HTTP/2 or TLS — is not
-//! handled here: the connection is handed to hyper (with the bytes already
+//! Everything else — HTTP/1.0, chunked or larger request bodies, upgrades,
+//! `Expect`, h2c, malformed or oversized heads, upstreams over HTTP/2 or
+//! TLS — is not handled here: the connection is handed to hyper (with the bytes already
 //! read put back in front) and stays with it, so hyper's answers and limits
 //! apply unchanged.
 

@@ -1,7 +1,7 @@
 //! The HTTP/1.1 fast path's trip to a server (see `crate::h1`): the same
 //! choices as [`Forward::run`] — sticky server, balancer pick, retries under
 //! the policy and the budget, the route timeout, passive health — for a
-//! request without a body, written straight onto a pooled plain-TCP
+//! request without a body or with a small one read whole, written straight onto a pooled plain-TCP
 //! connection and answered by a response head read straight off it.
 
 use std::sync::Arc;
@@ -155,7 +155,12 @@ impl Forward<'_> {
     /// Send the bodiless request `parts` to a server of the upstream and
     /// return its response head (rewritten for the client), or the local
     /// answer. `done` gets the server, the status and the in-flight guard.
-    pub(crate) async fn run_fast(&self, mut parts: Parts, done: &mut Completion) -> Reply {
+    pub(crate) async fn run_fast(
+        &self,
+        mut parts: Parts,
+        body: Bytes,
+        done: &mut Completion,
+    ) -> Reply {
         let opts = self.up.options();
         let policy = opts.retry;
         let head_request = parts.method == Method::HEAD;
@@ -170,13 +175,15 @@ impl Forward<'_> {
             .map(|s| key::cookie(&parts, &s.cookie).and_then(key::parse_sticky));
         self.rewrite_request(&mut parts, None);
         let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-        let mut req = Vec::with_capacity(512);
+        let mut req = Vec::with_capacity(512 + body.len());
         head::write_request(&mut req, &parts.method, path, &parts.headers);
         let has_host = parts.headers.contains_key(HOST);
         if has_host {
             req.extend_from_slice(b"\r\n");
+            req.extend_from_slice(&body);
         }
         let req = Bytes::from(req);
+        let has_body = !body.is_empty();
 
         let mut tries = Tries::new(&policy);
         let start = Instant::now();
@@ -203,6 +210,7 @@ impl Forward<'_> {
                 v.extend_from_slice(b"host: ");
                 v.extend_from_slice(entry.authority.as_str().as_bytes());
                 v.extend_from_slice(b"\r\n\r\n");
+                v.extend_from_slice(&body);
                 with_host = v;
                 &with_host
             };
@@ -210,7 +218,7 @@ impl Forward<'_> {
             let guard = ep.state().start();
             match self.try_fast(bytes, &entry.pool, head_request, start).await {
                 Ok((resp, conn)) => {
-                    if resp.status.is_server_error() && policy.on_5xx && more {
+                    if resp.status.is_server_error() && policy.on_5xx && more && !has_body {
                         let other = self.up.balancer().pick(&PickRequest {
                             key,
                             exclude: &tries.tried[..tries.n],
@@ -268,7 +276,10 @@ impl Forward<'_> {
                         TryFailure::Reset => policy.on_reset,
                         TryFailure::Timeout => policy.on_timeout,
                     };
-                    if !(allowed && more && self.up.budget().withdraw()) {
+                    // As on the hyper path: a body that may have reached the
+                    // server is not sent again; before a connection, it was not.
+                    let body_ok = !has_body || failure == TryFailure::Connect;
+                    if !(allowed && more && body_ok && self.up.budget().withdraw()) {
                         return Reply::Local(err);
                     }
                     tracing::debug!(attempt = tries.n, ?failure, "retrying on another server");

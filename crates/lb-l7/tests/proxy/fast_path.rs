@@ -338,7 +338,7 @@ async fn describing_backend() -> RawBackend {
 }
 
 #[tokio::test]
-async fn a_post_after_a_fast_get_is_handed_to_hyper_on_the_same_connection() {
+async fn a_small_post_between_gets_keeps_its_body_and_the_connection_serves_on() {
     let backend = describing_backend().await;
     let proxy = proxy_to(backend.addr).await;
 
@@ -361,6 +361,70 @@ async fn a_post_after_a_fast_get_is_handed_to_hyper_on_the_same_connection() {
         .unwrap();
     assert_eq!(post.header("content-length"), Some("5"));
     assert_eq!(post.body, b"hello");
+}
+
+#[tokio::test]
+async fn a_post_body_arriving_after_its_head_is_forwarded_whole() {
+    let backend = describing_backend().await;
+    let proxy = proxy_to(backend.addr).await;
+
+    let mut client = RawClient::connect(proxy.addr).await;
+    client
+        .send(b"POST /late HTTP/1.1\r\nHost: example.com\r\nContent-Length: 11\r\n\r\nhello")
+        .await;
+    client.send(b" world").await;
+    let resp = client.read_response(false).await;
+    assert_eq!(resp.status, 200);
+    assert_eq!(resp.text(), "POST /late hello world");
+    client.send(&get_req("/next")).await;
+    assert_eq!(client.read_response(false).await.text(), "GET /next ");
+}
+
+#[tokio::test]
+async fn a_body_over_64_kib_after_a_fast_get_is_handed_to_hyper_whole() {
+    let backend = describing_backend().await;
+    let proxy = proxy_to(backend.addr).await;
+
+    let mut client = RawClient::connect(proxy.addr).await;
+    client.send(&get_req("/first")).await;
+    assert_eq!(client.read_response(false).await.text(), "GET /first ");
+    let body = vec![b'x'; 100 * 1024];
+    let mut req = format!(
+        "POST /big HTTP/1.1\r\nHost: example.com\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    req.extend_from_slice(&body);
+    client.send(&req).await;
+    let resp = client.read_response(false).await;
+    assert_eq!(resp.status, 200);
+    let post = backend
+        .seen()
+        .into_iter()
+        .find(|s| s.method() == "POST")
+        .unwrap();
+    assert_eq!(post.body, body);
+}
+
+#[tokio::test]
+async fn a_post_whose_first_server_refuses_is_retried_with_its_body() {
+    let backend = describing_backend().await;
+    let dead = dead_addr().await;
+    let up = upstream("api", &[dead, backend.addr], UpstreamOptions::default());
+    let proxy = Proxy::start(ListenerOptions::default(), routing(vec![to("api")], &[&up])).await;
+
+    // Round robin sends at least one of the two to the dead server first:
+    // both must reach the live one with their bodies.
+    for body in ["one", "two"] {
+        let mut client = RawClient::connect(proxy.addr).await;
+        let req =
+            format!("POST /r HTTP/1.1\r\nHost: example.com\r\nContent-Length: 3\r\n\r\n{body}");
+        client.send(req.as_bytes()).await;
+        let resp = client.read_response(false).await;
+        assert_eq!(resp.status, 200, "{body}");
+        assert_eq!(resp.text(), format!("POST /r {body}"));
+    }
+    assert!(up.retries() >= 1, "no request was retried");
 }
 
 #[tokio::test]
