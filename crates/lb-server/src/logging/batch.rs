@@ -6,8 +6,9 @@
 //! line, no wake-up per line. The flusher thread (`lb-log`) wakes every
 //! 100 ms, or when a buffer passes 32 KiB, swaps each buffer out and writes
 //! the bytes to the destination. Each `write` call (one whole line, from
-//! tracing-subscriber's fmt layer) lands in one buffer and is written in one
-//! piece, so lines from different threads never interleave.
+//! tracing-subscriber's fmt layer or from the direct access log path) lands
+//! in one buffer and is written in one piece, so lines from different
+//! threads never interleave.
 //!
 //! Lossy: if the destination is stuck and a thread's buffer reaches 4 MiB,
 //! that thread's further lines are dropped (and counted) until the flusher
