@@ -11,8 +11,6 @@ use bytes::Bytes;
 use http::header::{HOST, SET_COOKIE};
 use http::request::Parts;
 use http::{HeaderMap, HeaderValue, Method};
-use lb_balance::PickRequest;
-use lb_health::passive::FailureKind;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::Instant;
 
@@ -218,24 +216,21 @@ impl Forward<'_> {
             let guard = ep.state().start();
             match self.try_fast(bytes, &entry.pool, head_request, start).await {
                 Ok((resp, conn)) => {
-                    if resp.status.is_server_error() && policy.on_5xx && more && !has_body {
-                        let other = self.up.balancer().pick(&PickRequest {
-                            key,
-                            exclude: &tries.tried[..tries.n],
-                        });
-                        if let Some(other) = other.filter(|_| self.up.budget().withdraw()) {
-                            tracing::debug!(server = %ep.id(), status = %resp.status, "retrying after 5xx");
-                            // The answer's body is left unread: the
-                            // connection is not reused.
-                            drop(conn);
-                            self.up.observe(ep.state(), Some(FailureKind::Status5xx));
-                            guard.finish();
-                            self.up.count_retry();
-                            tries.next =
-                                Some((index.position(&other).unwrap_or(usize::MAX), other));
-                            continue;
+                    // A 5xx answer dropped for a retry leaves its body unread
+                    // on `conn`, which is then not reused (dropped).
+                    let guard = if resp.status.is_server_error()
+                        && policy.on_5xx
+                        && more
+                        && !has_body
+                    {
+                        match self.retry_after_5xx(&ep, guard, resp.status, key, &index, &mut tries)
+                        {
+                            Some(guard) => guard,
+                            None => continue,
                         }
-                    }
+                    } else {
+                        guard
+                    };
                     let cookie =
                         sticky.and_then(|wanted| relay::sticky_cookie(&index, pos, wanted));
                     let rewrite = self.route.response_headers();
@@ -264,27 +259,14 @@ impl Forward<'_> {
                     });
                 }
                 Err((failure, err)) => {
-                    tracing::debug!(server = %ep.id(), error = %err, ?failure, "try failed");
-                    self.up.observe(ep.state(), Some(failure.kind()));
-                    if failure == TryFailure::Timeout {
-                        guard.finish();
-                    } else {
-                        guard.finish_without_latency();
-                    }
-                    let allowed = match failure {
-                        TryFailure::Connect => policy.on_connect_failure,
-                        TryFailure::Reset => policy.on_reset,
-                        TryFailure::Timeout => policy.on_timeout,
-                    };
                     // As on the hyper path: a body that may have reached the
                     // server is not sent again; before a connection, it was not.
                     let body_ok = !has_body || failure == TryFailure::Connect;
-                    if !(allowed && more && body_ok && self.up.budget().withdraw()) {
+                    if let Err(err) =
+                        self.after_failure(&ep, guard, failure, err, more && body_ok, &mut tries)
+                    {
                         return Reply::Local(err);
                     }
-                    tracing::debug!(attempt = tries.n, ?failure, "retrying on another server");
-                    self.up.count_retry();
-                    tries.last = Some(err);
                 }
             }
         }
@@ -327,19 +309,6 @@ impl Forward<'_> {
                 }
             }
         };
-        match self.route.timeout() {
-            None => fut.await,
-            Some(limit) => {
-                let deadline = if self.up.options().retry.on_timeout {
-                    Instant::now() + limit
-                } else {
-                    start + limit
-                };
-                match tokio::time::timeout_at(deadline, fut).await {
-                    Ok(res) => res,
-                    Err(_) => Err((TryFailure::Timeout, ProxyError::Timeout)),
-                }
-            }
-        }
+        self.timed(start, fut).await
     }
 }

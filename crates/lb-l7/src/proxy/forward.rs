@@ -9,7 +9,7 @@ use std::sync::Arc;
 use http::header::HOST;
 use http::{HeaderValue, Request, Response, Uri};
 use hyper::body::Incoming;
-use lb_balance::{Endpoint, PickRequest};
+use lb_balance::{Endpoint, InFlight, PickRequest};
 use lb_health::passive::FailureKind;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
@@ -188,53 +188,101 @@ impl Forward<'_> {
             }
             match sent {
                 Ok((resp, lease)) => {
-                    if resp.status().is_server_error() && policy.on_5xx && more && !has_body {
-                        // Drop this answer only if another server can be
-                        // tried; else the client gets it as it is.
-                        let other = self.up.balancer().pick(&PickRequest {
-                            key,
-                            exclude: &tries.tried[..tries.n],
-                        });
-                        if let Some(other) = other.filter(|_| self.up.budget().withdraw()) {
-                            tracing::debug!(server = %ep.id(), status = %resp.status(), "retrying after 5xx");
-                            self.up.observe(ep.state(), Some(FailureKind::Status5xx));
-                            guard.finish();
-                            self.up.count_retry();
-                            tries.next =
-                                Some((index.position(&other).unwrap_or(usize::MAX), other));
-                            continue;
-                        }
-                    }
+                    let guard =
+                        if resp.status().is_server_error() && policy.on_5xx && more && !has_body {
+                            match self.retry_after_5xx(
+                                &ep,
+                                guard,
+                                resp.status(),
+                                key,
+                                &index,
+                                &mut tries,
+                            ) {
+                                Some(guard) => guard,
+                                None => continue,
+                            }
+                        } else {
+                            guard
+                        };
                     let cookie =
                         sticky.and_then(|wanted| relay::sticky_cookie(&index, pos, wanted));
                     done.lease = lease;
                     return self.relay(resp, &ep, guard, upgrade, cookie, done);
                 }
                 Err((failure, err)) => {
-                    tracing::debug!(server = %ep.id(), error = %err, ?failure, "try failed");
-                    self.up.observe(ep.state(), Some(failure.kind()));
-                    if failure == TryFailure::Timeout {
-                        guard.finish();
-                    } else {
-                        guard.finish_without_latency();
-                    }
-                    let allowed = match failure {
-                        TryFailure::Connect => policy.on_connect_failure,
-                        TryFailure::Reset => policy.on_reset,
-                        TryFailure::Timeout => policy.on_timeout,
-                    };
                     let body_ok = !has_body || body.is_some();
-                    if !(allowed && more && body_ok && self.up.budget().withdraw()) {
+                    if let Err(err) =
+                        self.after_failure(&ep, guard, failure, err, more && body_ok, &mut tries)
+                    {
                         return local(&err, done);
                     }
-                    tracing::debug!(attempt = tries.n, ?failure, "retrying on another server");
-                    self.up.count_retry();
-                    tries.last = Some(err);
                 }
             }
         }
         let err = tries.last.take().unwrap_or(ProxyError::NoServer);
         local(&err, done)
+    }
+
+    /// After a 5xx answer from `ep`, when the policy retries those: if
+    /// another server can be picked within the budget, report the failure,
+    /// end `guard` and schedule that server (`None`: the caller drops the
+    /// answer and tries again); else give `guard` back to relay the answer.
+    pub(super) fn retry_after_5xx(
+        &self,
+        ep: &Endpoint<SocketAddr>,
+        guard: InFlight,
+        status: http::StatusCode,
+        key: Option<u64>,
+        index: &EndpointIndex,
+        tries: &mut Tries,
+    ) -> Option<InFlight> {
+        let other = self.up.balancer().pick(&PickRequest {
+            key,
+            exclude: &tries.tried[..tries.n],
+        });
+        let Some(other) = other.filter(|_| self.up.budget().withdraw()) else {
+            return Some(guard);
+        };
+        tracing::debug!(server = %ep.id(), %status, "retrying after 5xx");
+        self.up.observe(ep.state(), Some(FailureKind::Status5xx));
+        guard.finish();
+        self.up.count_retry();
+        tries.next = Some((index.position(&other).unwrap_or(usize::MAX), other));
+        None
+    }
+
+    /// After a failed try on `ep`: report it, end `guard`, and say whether
+    /// another try follows (`Err` carries the answer when not). `may_retry`
+    /// is whether the request allows one (tries left, body not consumed).
+    pub(super) fn after_failure(
+        &self,
+        ep: &Endpoint<SocketAddr>,
+        guard: InFlight,
+        failure: TryFailure,
+        err: ProxyError,
+        may_retry: bool,
+        tries: &mut Tries,
+    ) -> Result<(), ProxyError> {
+        tracing::debug!(server = %ep.id(), error = %err, ?failure, "try failed");
+        self.up.observe(ep.state(), Some(failure.kind()));
+        if failure == TryFailure::Timeout {
+            guard.finish();
+        } else {
+            guard.finish_without_latency();
+        }
+        let policy = &self.up.options().retry;
+        let allowed = match failure {
+            TryFailure::Connect => policy.on_connect_failure,
+            TryFailure::Reset => policy.on_reset,
+            TryFailure::Timeout => policy.on_timeout,
+        };
+        if !(allowed && may_retry && self.up.budget().withdraw()) {
+            return Err(err);
+        }
+        tracing::debug!(attempt = tries.n, ?failure, "retrying on another server");
+        self.up.count_retry();
+        tries.last = Some(err);
+        Ok(())
     }
 
     /// The server for the next try: one already chosen, else the sticky
@@ -290,21 +338,28 @@ impl Forward<'_> {
                 },
             }
         };
-        match self.route.timeout() {
-            None => fut.await,
-            Some(limit) => {
-                // With timeout retries each try gets the whole timeout;
-                // otherwise it bounds the request from its first try.
-                let deadline = if self.up.options().retry.on_timeout {
-                    Instant::now() + limit
-                } else {
-                    start + limit
-                };
-                match tokio::time::timeout_at(deadline, fut).await {
-                    Ok(res) => res,
-                    Err(_) => Err((TryFailure::Timeout, ProxyError::Timeout)),
-                }
-            }
+        self.timed(start, fut).await
+    }
+
+    /// `fut` (one try) under the route timeout: with timeout retries each
+    /// try gets the whole timeout; otherwise it bounds the request from its
+    /// first try (`start`).
+    pub(super) async fn timed<T>(
+        &self,
+        start: Instant,
+        fut: impl std::future::Future<Output = Result<T, (TryFailure, ProxyError)>>,
+    ) -> Result<T, (TryFailure, ProxyError)> {
+        let Some(limit) = self.route.timeout() else {
+            return fut.await;
+        };
+        let deadline = if self.up.options().retry.on_timeout {
+            Instant::now() + limit
+        } else {
+            start + limit
+        };
+        match tokio::time::timeout_at(deadline, fut).await {
+            Ok(res) => res,
+            Err(_) => Err((TryFailure::Timeout, ProxyError::Timeout)),
         }
     }
 }
