@@ -319,6 +319,8 @@ where
         })
     });
     let mut done = Completion::new(None, record);
+    // A shutting-down listener answers this request and closes.
+    let close = close || shutdown.is_cancelled();
     let (route, up) = match routed {
         Ok(r) => r,
         Err(err) => return answer_local(io, &err, close, done).await,
