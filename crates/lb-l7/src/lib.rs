@@ -12,6 +12,14 @@
 //! failures are retried on another server within a budget, and the response
 //! streams back. WebSocket and other upgrades are tunnelled after the 101.
 //!
+//! Plain HTTP/1.1 requests without a body, or with a `Content-Length` body
+//! of at most 64 KiB, to upstreams of plain HTTP/1.1 servers take a fast
+//! path of the crate's own (one task per client connection, heads parsed
+//! with `httparse` into `http` types sharing the read buffer, raw pooled
+//! server connections, bodies relayed as the server framed them, no buffer
+//! held while a connection is idle); every other request is served by
+//! hyper. Both apply the steps below with the same code.
+//!
 //! What happens to a request, in order:
 //! 1. route: [`route::RouteTable::find`] on the current [`Routing`]
 //!    snapshot (404 when nothing matches); a split picks its upstream;
