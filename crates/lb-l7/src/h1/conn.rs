@@ -25,6 +25,7 @@ use crate::error::ProxyError;
 use crate::proxy::fast::{self, Reply};
 use crate::proxy::record::{Completion, RecordCtx};
 use crate::proxy::Forward;
+use crate::route::Route;
 use crate::server::{ConnInfo, HttpListener};
 
 /// Initial size of the read buffer for a request head.
@@ -323,7 +324,10 @@ where
     let close = close || shutdown.is_cancelled();
     let (route, up) = match routed {
         Ok(r) => r,
-        Err(err) => return answer_local(io, &err, close, done).await,
+        Err((route, err)) => {
+            done.route = route.map(Route::index);
+            return answer_local(io, &err, close, done).await;
+        }
     };
     done.route = Some(route.index());
     done.upstream = Some(Arc::clone(up));

@@ -17,13 +17,12 @@ use tokio::time::Instant;
 use super::forward::{Forward, Tries, TryFailure};
 use super::record::Completion;
 use super::{key, relay};
+use super::{NotSelected, Selected};
 use crate::error::ProxyError;
 use crate::h1::head::{self, BadResponse, ResponseHead};
 use crate::headers::strip_hop_by_hop;
-use crate::route::Route;
 use crate::routing::Routing;
 use crate::upstream::pool::{RawConn, ServerPool};
-use crate::upstream::Upstream;
 
 /// Size of a server connection's read buffer.
 const READ_BUF: usize = 16 * 1024;
@@ -65,29 +64,14 @@ pub(crate) struct ServerReply {
     pub(crate) max_idle: Duration,
 }
 
-/// The route and upstream of a fast-path request; `Ok(None)` when the
-/// upstream needs the hyper path (HTTP/2 or TLS to the servers).
+/// The route and upstream of a fast-path request ([`super::select`]);
+/// `Ok(None)` when the upstream needs the hyper path (HTTP/2 or TLS to the
+/// servers).
 pub(crate) fn route_fast<'r>(
     routing: &'r Routing,
     parts: &Parts,
-) -> Result<Option<(&'r Route, &'r Arc<Upstream>)>, ProxyError> {
-    let host = match parts.headers.get(HOST) {
-        Some(h) => h.to_str().ok().map(crate::route::strip_port),
-        None => None,
-    }
-    .filter(|h| !h.is_empty());
-    let Some(route) = routing
-        .table
-        .find(&parts.method, host, parts.uri.path(), &parts.headers)
-    else {
-        return Err(ProxyError::NoRoute);
-    };
-    let Some(up) = routing
-        .upstreams
-        .get(route.pick_upstream(super::rng::next_u64()))
-    else {
-        return Err(ProxyError::UnknownUpstream);
-    };
+) -> Result<Option<Selected<'r>>, NotSelected<'r>> {
+    let (route, up) = super::select(routing, &parts.method, &parts.uri, &parts.headers)?;
     Ok(up
         .http1()
         .is_some_and(|c| c.is_plain())
@@ -188,12 +172,9 @@ impl Forward<'_> {
         self.up.budget().deposit();
         while tries.more() {
             let index = self.up.index();
-            let sticky_id = if tries.n == 0 { sticky.flatten() } else { None };
-            let Some((pos, ep)) = self.pick(&index, &mut tries, sticky_id, key) else {
+            let Some((pos, ep)) = self.start_try(&index, &mut tries, sticky, key) else {
                 break;
             };
-            tries.tried[tries.n] = ep.state().uid();
-            tries.n += 1;
             let more = tries.more();
             let Some(entry) = index.entries.get(pos) else {
                 break;

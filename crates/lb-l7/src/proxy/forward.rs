@@ -133,12 +133,9 @@ impl Forward<'_> {
 
         while tries.more() {
             let index = self.up.index();
-            let sticky_id = if tries.n == 0 { sticky.flatten() } else { None };
-            let Some((pos, ep)) = self.pick(&index, &mut tries, sticky_id, key) else {
+            let Some((pos, ep)) = self.start_try(&index, &mut tries, sticky, key) else {
                 break;
             };
-            tries.tried[tries.n] = ep.state().uid();
-            tries.n += 1;
             let more = tries.more();
 
             // The head is cloned only while another try may follow.
@@ -285,9 +282,25 @@ impl Forward<'_> {
         Ok(())
     }
 
+    /// The server for the next try (the sticky one only on the first),
+    /// counted as tried.
+    pub(super) fn start_try(
+        &self,
+        index: &EndpointIndex,
+        tries: &mut Tries,
+        sticky: Option<Option<u64>>,
+        key: Option<u64>,
+    ) -> Option<(usize, Endpoint<SocketAddr>)> {
+        let sticky_id = if tries.n == 0 { sticky.flatten() } else { None };
+        let (pos, ep) = self.pick(index, tries, sticky_id, key)?;
+        tries.tried[tries.n] = ep.state().uid();
+        tries.n += 1;
+        Some((pos, ep))
+    }
+
     /// The server for the next try: one already chosen, else the sticky
     /// server if available, else the balancer's pick among those not tried.
-    pub(super) fn pick(
+    fn pick(
         &self,
         index: &EndpointIndex,
         tries: &mut Tries,

@@ -4,13 +4,15 @@
 
 use std::sync::Arc;
 
-use http::{Request, Response};
+use http::{HeaderMap, Method, Request, Response, Uri};
 use hyper::body::Incoming;
 
 use crate::body::ProxyBody;
 use crate::error::ProxyError;
-use crate::route::request_host;
+use crate::route::Route;
+use crate::routing::Routing;
 use crate::server::{ConnInfo, HttpListener};
+use crate::upstream::Upstream;
 
 pub(crate) mod fast;
 mod forward;
@@ -35,19 +37,14 @@ pub(crate) async fn handle(
     mut done: Completion,
 ) -> Response<ProxyBody> {
     let routing = listener.routing();
-    let route = routing.table.find(
-        req.method(),
-        request_host(&req),
-        req.uri().path(),
-        req.headers(),
-    );
-    let Some(route) = route else {
-        return local(&ProxyError::NoRoute, done);
+    let (route, upstream) = match select(&routing, req.method(), req.uri(), req.headers()) {
+        Ok(selected) => selected,
+        Err((route, err)) => {
+            done.route = route.map(Route::index);
+            return local(&err, done);
+        }
     };
     done.route = Some(route.index());
-    let Some(upstream) = routing.upstreams.get(route.pick_upstream(rng::next_u64())) else {
-        return local(&ProxyError::UnknownUpstream, done);
-    };
     done.upstream = Some(Arc::clone(upstream));
     Forward {
         up: upstream,
@@ -57,6 +54,32 @@ pub(crate) async fn handle(
     }
     .run(req, done)
     .await
+}
+
+/// A route and the upstream it names.
+pub(crate) type Selected<'r> = (&'r Route, &'r Arc<Upstream>);
+
+/// Why no upstream was selected: the route if one matched, and the error
+/// to answer.
+pub(crate) type NotSelected<'r> = (Option<&'r Route>, ProxyError);
+
+/// The first route matching a request and the upstream it names (a split
+/// picks one); on failure, the route if one matched, and the error to
+/// answer (404 no route, 502 unknown upstream).
+pub(crate) fn select<'r>(
+    routing: &'r Routing,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+) -> Result<Selected<'r>, NotSelected<'r>> {
+    let host = crate::route::host_of(uri, headers);
+    let Some(route) = routing.table.find(method, host, uri.path(), headers) else {
+        return Err((None, ProxyError::NoRoute));
+    };
+    match routing.upstreams.get(route.pick_upstream(rng::next_u64())) {
+        Some(up) => Ok((route, up)),
+        None => Err((Some(route), ProxyError::UnknownUpstream)),
+    }
 }
 
 /// A locally generated answer.

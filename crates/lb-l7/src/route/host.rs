@@ -14,9 +14,14 @@ use http::Request;
 /// assert_eq!(lb_l7::route::request_host(&req), Some("Example.com"));
 /// ```
 pub fn request_host<B>(req: &Request<B>) -> Option<&str> {
-    let raw = match req.uri().authority() {
+    host_of(req.uri(), req.headers())
+}
+
+/// [`request_host`] from a request's URI and headers.
+pub(crate) fn host_of<'a>(uri: &'a http::Uri, headers: &'a http::HeaderMap) -> Option<&'a str> {
+    let raw = match uri.authority() {
         Some(authority) => authority.as_str(),
-        None => req.headers().get(http::header::HOST)?.to_str().ok()?,
+        None => headers.get(http::header::HOST)?.to_str().ok()?,
     };
     let host = strip_port(raw);
     (!host.is_empty()).then_some(host)

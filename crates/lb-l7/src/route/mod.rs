@@ -48,7 +48,7 @@ mod split;
 mod table;
 
 pub use explain::{Explanation, Mismatch, Verdict};
+pub(crate) use host::host_of;
 pub use host::request_host;
-pub(crate) use host::strip_port;
 pub use spec::{HeaderMatch, PathMatch, RouteSpec, Target};
 pub use table::{Route, RouteError, RouteTable};

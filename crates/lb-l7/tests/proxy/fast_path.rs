@@ -24,6 +24,17 @@ async fn proxy_with(opts: ListenerOptions, addr: SocketAddr) -> Proxy {
     Proxy::start(opts, routing(vec![to("api")], &[&up])).await
 }
 
+/// How long (on tokio's clock) until the proxy closes `client`'s idle
+/// connection, which must send nothing more.
+async fn time_until_closed(client: &mut RawClient) -> Duration {
+    let t0 = Instant::now();
+    let rest = tokio::time::timeout(Duration::from_secs(600), client.read_to_end())
+        .await
+        .expect("the proxy closed the idle connection");
+    assert!(rest.is_empty(), "{rest:?}");
+    t0.elapsed()
+}
+
 /// `GET path` with `Host: example.com`.
 fn get_req(path: &str) -> Vec<u8> {
     format!("GET {path} HTTP/1.1\r\nHost: example.com\r\n\r\n").into_bytes()
@@ -589,12 +600,7 @@ async fn an_idle_client_connection_is_closed_after_idle_timeout_not_header_timeo
     client.send(&get_req("/idle")).await;
     let resp = client.read_response(false).await;
     assert_eq!(resp.text(), "/idle");
-    let t0 = Instant::now();
-    let rest = tokio::time::timeout(Duration::from_secs(600), client.read_to_end())
-        .await
-        .expect("the proxy closed the idle connection");
-    assert!(rest.is_empty(), "{rest:?}");
-    let waited = t0.elapsed();
+    let waited = time_until_closed(&mut client).await;
     assert!(
         waited >= Duration::from_millis(200),
         "closed after {waited:?}"
@@ -828,12 +834,7 @@ async fn an_idle_connection_after_a_buffer_sized_head_waits_for_idle_timeout() {
     client.send(&padded_get("/exact", 4096)).await;
     let resp = client.read_response(false).await;
     assert_eq!(resp.text(), "/exact");
-    let t0 = Instant::now();
-    let rest = tokio::time::timeout(Duration::from_secs(600), client.read_to_end())
-        .await
-        .expect("the proxy closed the idle connection");
-    assert!(rest.is_empty(), "{rest:?}");
-    let waited = t0.elapsed();
+    let waited = time_until_closed(&mut client).await;
     assert!(
         waited >= Duration::from_secs(60),
         "closed after {waited:?}: header_timeout, not idle_timeout"
